@@ -1,0 +1,5 @@
+import { PoolError, ErrorCode } from '../errors.js'
+
+export async function run(_argv: readonly string[]): Promise<number> {
+  throw new PoolError(ErrorCode.INTERNAL, 'mine is not built yet')
+}

@@ -1,0 +1,5 @@
+export * from './strkey.js'
+export * from './preimage.js'
+export * from './difficulty.js'
+export * from './reward.js'
+export * from './keccak.js'
