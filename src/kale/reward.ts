@@ -31,15 +31,8 @@ export function blockReward(index: number): bigint {
   return reward
 }
 
-/** Stats of the previous block that Block(N) carries (KALE.md). */
-export interface BlockStats {
-  minGap: bigint
-  maxGap: bigint
-  minStake: bigint
-  maxStake: bigint
-  minZeros: bigint
-  maxZeros: bigint
-}
+import type { BlockStats } from '../events.js'
+export type { BlockStats }
 
 export interface PailWork {
   gap: bigint
