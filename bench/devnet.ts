@@ -1,0 +1,3 @@
+export async function run(_argv: string[]): Promise<void> {
+  throw new Error('bench devnet is not built yet')
+}
