@@ -8,9 +8,16 @@ export type ShareResult = (typeof SHARE_RESULTS)[number]
 export const CHAIN_OPS = ['plant', 'work', 'harvest', 'payout', 'account'] as const
 export type ChainOpLabel = (typeof CHAIN_OPS)[number]
 
+export const PAIL_STAGES = ['planted', 'worked', 'harvested', 'lost'] as const
+export type PailStage = (typeof PAIL_STAGES)[number]
+/** Route labels of the HTTP server (its route table's patterns, plus "unmatched"): a closed set. */
+export const HTTP_ROUTES = ['/metrics', '/health', '/api/pool', '/api/blocks', '/api/miners/:address', '/api/farmers', '/api/farmers/:key/disable', '/api/payouts/run', 'unmatched'] as const
+export type HttpRoute = (typeof HTTP_ROUTES)[number]
+
 export function createMetrics(registry = new Registry()) {
   const r = [registry]
-  return {
+  const blockOpenedSeconds = new Gauge({ name: 'kale_pool_block_opened_seconds', help: 'Ledger time (unix seconds) the current block opened; time() - this = block age', registers: r })
+  const m = {
     registry,
     // stratum
     sessionsConnected: new Gauge({ name: 'kale_pool_sessions_connected', help: 'Miner sessions connected', registers: r }),
@@ -26,7 +33,18 @@ export function createMetrics(registry = new Registry()) {
     notifySeconds: new Histogram({ name: 'kale_pool_notify_seconds', help: 'Time to write one job notify to every session', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1], registers: r }),
     // chain
     blockIndex: new Gauge({ name: 'kale_pool_block_index', help: 'Current KALE block index', registers: r }),
-    blockOpenedSeconds: new Gauge({ name: 'kale_pool_block_opened_seconds', help: 'Ledger time (unix seconds) the current block opened; time() - this = block age', registers: r }),
+    blockOpenedSeconds,
+    // Computed at scrape time from blockOpenedSeconds, so nobody has to tick it.
+    // Wall clock minus ledger time: on a fast devnet clock it understates the age.
+    blockAgeSeconds: new Gauge({
+      name: 'kale_pool_block_age_seconds',
+      help: 'Seconds since the current block opened (wall clock minus its ledger timestamp; 0 before the first block)',
+      registers: r,
+      async collect() {
+        const opened = (await blockOpenedSeconds.get()).values[0]?.value ?? 0
+        this.set(opened > 0 ? Math.max(0, Date.now() / 1000 - opened) : 0)
+      },
+    }),
     pailsTotal: new Counter({ name: 'kale_pool_pails_total', help: 'Pails by stage', labelNames: ['stage'] as const, registers: r }),
     chainTxTotal: new Counter({ name: 'kale_pool_chain_transactions_total', help: 'Chain transactions by operation and result', labelNames: ['op', 'result'] as const, registers: r }),
     chainTxSeconds: new Histogram({ name: 'kale_pool_chain_transaction_seconds', help: 'Chain transaction latency, simulate to final status', labelNames: ['op'] as const, buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 40, 80], registers: r }),
@@ -41,7 +59,14 @@ export function createMetrics(registry = new Registry()) {
     dbFlushSeconds: new Histogram({ name: 'kale_pool_db_flush_seconds', help: 'Share flush latency', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5], registers: r }),
     dbBufferedRows: new Gauge({ name: 'kale_pool_db_buffered_rows', help: 'Share rows buffered in memory, not yet written', registers: r }),
     dbErrorsTotal: new Counter({ name: 'kale_pool_db_errors_total', help: 'Database operation failures', registers: r }),
+    // http
+    httpRequestsTotal: new Counter({ name: 'kale_pool_http_requests_total', help: 'HTTP requests by route pattern and status code', labelNames: ['route', 'status'] as const, registers: r }),
+    httpRequestSeconds: new Histogram({ name: 'kale_pool_http_request_seconds', help: 'HTTP request handling latency by route pattern', labelNames: ['route'] as const, buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: r }),
   }
+  // Closed label sets start at 0 so dashboards and rate() see every series from the first scrape.
+  for (const result of SHARE_RESULTS) m.sharesTotal.labels(result).inc(0)
+  for (const stage of PAIL_STAGES) m.pailsTotal.labels(stage).inc(0)
+  return m
 }
 
 export type Metrics = ReturnType<typeof createMetrics>
