@@ -12,8 +12,11 @@ const CENSOR = '[redacted]'
 const SECRET_KEY = /secret|seed|password|passwd|token|masterkey|master_key|authorization|cookie|privatekey|private_key|databaseurl|database_url|apikey|api_key/i
 /** A Stellar secret seed anywhere inside a string. */
 const SEED = /S[A-Z2-7]{55}/g
-/** Credentials inside a URL: scheme://user:password@host → scheme://user:[redacted]@host. */
-const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s@/]*@/gi
+/**
+ * Credentials inside a URL: scheme://user:password@host → scheme://user:[redacted]@host.
+ * Every part is bounded: an unbounded scheme made this quadratic (0.5 s on 16 KiB of letters).
+ */
+const URL_PASSWORD = /([a-z][a-z0-9+.-]{0,31}:\/\/[^\s:/@]{0,256}:)[^\s@/]{0,1024}@/gi
 /** An HTTP bearer token in free text. */
 const BEARER = /(bearer\s+)[^\s"',;]+/gi
 /** Bound on the walk of one logged object: deeper or wider parts are cut, never walked unbounded. */
@@ -21,10 +24,35 @@ const DEPTH_MAX = 8
 const KEYS_MAX = 200
 const STRING_CHARS_MAX = 16_384
 
-/** Removes seeds, URL passwords and bearer tokens from free text. */
+/** Secret values known to the process (ADMIN_TOKEN, MASTER_KEY, the DATABASE_URL password…), censored wherever they appear. */
+const knownSecrets = new Set<string>()
+/** Shorter values would censor ordinary words; config already demands ≥ 16 characters for tokens. */
+const KNOWN_SECRET_CHARS_MIN = 6
+
+/**
+ * Registers secret values to censor verbatim in every later log line (the
+ * config's secrets at start). A URL's password is registered, not the URL.
+ */
+export function registerSecrets(values: readonly (string | undefined)[]): void {
+  for (const v of values) {
+    if (v === undefined) continue
+    let secret = v
+    try {
+      const u = new URL(v)
+      if (u.password) secret = decodeURIComponent(u.password)
+    } catch {
+      // not a URL: the value itself is the secret
+    }
+    if (secret.length >= KNOWN_SECRET_CHARS_MIN) knownSecrets.add(secret)
+  }
+}
+
+/** Removes seeds, URL passwords, bearer tokens and registered secrets from free text. */
 export function scrubString(s: string): string {
-  const t = s.length > STRING_CHARS_MAX ? `${s.slice(0, STRING_CHARS_MAX)}…[truncated]` : s
-  return t.replace(SEED, CENSOR).replace(URL_PASSWORD, `$1${CENSOR}@`).replace(BEARER, `$1${CENSOR}`)
+  let t = s.length > STRING_CHARS_MAX ? `${s.slice(0, STRING_CHARS_MAX)}…[truncated]` : s
+  t = t.replace(SEED, CENSOR).replace(URL_PASSWORD, `$1${CENSOR}@`).replace(BEARER, `$1${CENSOR}`)
+  for (const secret of knownSecrets) if (t.includes(secret)) t = t.replaceAll(secret, CENSOR)
+  return t
 }
 
 /** A plain, secret-free copy of an error: type, code, message, stack, details, cause. */
@@ -98,11 +126,24 @@ function options(level: string): pino.LoggerOptions {
  */
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   const opts = options(level)
-  if (destination) return pino(opts, destination)
-  if (process.stdout.isTTY) {
-    return pino({ ...opts, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } } })
-  }
-  return pino(opts, pino.destination({ fd: 1, sync: false }))
+  let logger: Logger
+  if (destination) logger = pino(opts, destination)
+  else if (process.stdout.isTTY) logger = pino({ ...opts, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } } })
+  else logger = pino(opts, pino.destination({ fd: 1, sync: false }))
+  return scrubChildBindings(logger)
+}
+
+/**
+ * pino serializes a child's bindings once, at child(), without formatters.bindings;
+ * scrub them on the way in. Children are Object.create(parent), so they inherit
+ * this child() and grandchildren are scrubbed too.
+ */
+function scrubChildBindings(logger: Logger): Logger {
+  const child = logger.child
+  logger.child = function (this: Logger, bindings, options) {
+    return child.call(this, scrub(bindings) as typeof bindings, options)
+  } as typeof logger.child
+  return logger
 }
 
 /** A logger that discards everything (tests, library use). */
