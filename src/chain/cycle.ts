@@ -1,0 +1,114 @@
+// Pure decisions of the block cycle (KALE.md "Blocks and timing"): when to work,
+// when the pool may open the next block, what stake to plant, what to do with
+// each pail given what the chain and the store say. No I/O, no clock: `now` is
+// the ledger close time, passed in.
+import { BLOCK_INTERVAL_SECONDS } from '../kale/reward.js'
+import { compareHashes } from '../kale/difficulty.js'
+import type { BestWork } from '../events.js'
+import type { ChainOp, ChainOpRecord } from './store.js'
+import type { PailData } from './contract.js'
+
+/** Earliest ledger time at which anyone can open the next block. */
+export function rolloverAt(blockTimestamp: number): number {
+  return blockTimestamp + BLOCK_INTERVAL_SECONDS
+}
+
+/** Work goes out `leadSeconds` before the earliest rollover: late enough for a large gap, early enough to land. */
+export function isWorkDue(blockTimestamp: number, closeTime: number, leadSeconds: number): boolean {
+  return closeTime >= rolloverAt(blockTimestamp) - leadSeconds
+}
+
+/** A plant simulated now opens the next block. */
+export function mayOpenNext(blockTimestamp: number, closeTime: number): boolean {
+  return closeTime >= rolloverAt(blockTimestamp)
+}
+
+const PERCENT_SCALE = 10_000n // hundredths of a percent
+
+/** floor(balance · percent / 100), percent 0..100 with up to two decimals. */
+export function stakeOf(balanceStroops: bigint, percent: number): bigint {
+  if (!(percent > 0) || balanceStroops <= 0n) return 0n
+  const p = BigInt(Math.round(Math.min(percent, 100) * 100))
+  return (balanceStroops * p) / PERCENT_SCALE
+}
+
+export type Step = 'todo' | 'pending' | 'done'
+
+/** Plant of the current block: the Pail on chain is the truth; a recorded tx hash is checked before anything new is sent. */
+export function plantStep(op: ChainOpRecord | undefined, pail: PailData | undefined): Step {
+  if (pail) return 'done'
+  if (op?.status === 'done') return 'done'
+  if (op?.status === 'pending' && op.txHash) return 'pending'
+  return 'todo'
+}
+
+/** Work of the current block; 'none' when there is no pail to work. */
+export function workStep(op: ChainOpRecord | undefined, pail: PailData | undefined): Step | 'none' {
+  if (op?.status === 'done') return 'done'
+  if (!pail) return op?.status === 'pending' && op.txHash ? 'pending' : 'none'
+  if (pail.zeros !== null) return 'done'
+  if (op?.status === 'pending' && op.txHash) return 'pending'
+  return 'todo'
+}
+
+export type HarvestStep =
+  | { kind: 'skip' }
+  | { kind: 'wait' }
+  | { kind: 'check'; txHash: string }
+  | { kind: 'harvest' }
+  | { kind: 'lost'; reason: string }
+
+export interface HarvestView {
+  index: number
+  farmIndex: number
+  latestLedger: number
+  harvest: ChainOpRecord | undefined
+  pail: PailData | undefined
+  /** the pail entry's liveUntilLedgerSeq, when read */
+  pailLiveUntil: number | undefined
+}
+
+export function harvestStep(v: HarvestView): HarvestStep {
+  const h = v.harvest
+  if (h && (h.status === 'done' || h.status === 'lost')) return { kind: 'skip' }
+  if (v.index >= v.farmIndex) return { kind: 'wait' }
+  if (h?.status === 'pending' && h.txHash) return { kind: 'check', txHash: h.txHash }
+  if (!v.pail) return { kind: 'lost', reason: 'pail gone before harvest (TTL expired or harvested by another account)' }
+  if (v.pail.zeros === null) return { kind: 'lost', reason: 'pail was never worked' }
+  if (v.pailLiveUntil !== undefined && v.pailLiveUntil < v.latestLedger) return { kind: 'lost', reason: 'pail TTL expired' }
+  return { kind: 'harvest' }
+}
+
+export type ErrorVerdict = 'done' | 'retry' | 'lost'
+
+/** What a contract error (KALE.md table) means for an operation. */
+export function contractErrorVerdict(op: ChainOp, code: number): ErrorVerdict {
+  switch (op) {
+    case 'plant':
+      if (code === 8) return 'done' // PailExists: already planted this block
+      if (code === 3 || code === 4) return 'retry' // no FarmBlock yet / paused
+      return 'lost'
+    case 'work':
+      if (code === 7) return 'done' // ZeroCountTooLow: a work at least as good is in
+      if (code === 15) return 'retry' // same ledger as the plant
+      return 'lost' // 9/11/13: the block rolled over under us
+    case 'harvest':
+      if (code === 14) return 'retry' // not over yet
+      return 'lost' // 9 pail gone, 10 never worked, 11 block gone
+  }
+}
+
+/** Most zeros wins, then the lower hash. */
+export function betterWork(a: BestWork | undefined, b: BestWork | undefined): BestWork | undefined {
+  if (!a) return b
+  if (!b) return a
+  if (a.zeros !== b.zeros) return a.zeros > b.zeros ? a : b
+  return compareHashes(a.hash, b.hash) <= 0 ? a : b
+}
+
+/** Splits `items` into chunks of at most `size` (getLedgerEntries takes ≤ 200 keys). */
+export function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = []
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
+  return out
+}

@@ -1,0 +1,137 @@
+// The one Soroban RPC client: rpc.Server with an explicit per-request timeout
+// (the SDK ignores its own `timeout` option, STELLAR.md), bounded retries with
+// exponential backoff and full jitter, and one PoolError for every failure shape.
+import { rpc, type xdr } from '@stellar/stellar-sdk'
+import { PoolError, ErrorCode, isPoolError } from '../errors.js'
+import type { Metrics } from '../metrics/metrics.js'
+
+export interface RpcOptions {
+  timeoutMs: number
+  retriesMax: number
+  /** first backoff step; doubles per retry up to backoffMsMax */
+  backoffMs?: number
+  backoffMsMax?: number
+  metrics?: Metrics | undefined
+}
+
+const BACKOFF_MS = 100
+const BACKOFF_MS_MAX = 2000
+/** JSON-RPC codes that say our request is wrong: retrying cannot help. */
+const REQUEST_INVALID_CODES = new Set([-32600, -32601, -32602, -32700])
+const MESSAGE_CHARS_MAX = 200
+
+function clip(s: string): string {
+  return s.length > MESSAGE_CHARS_MAX ? `${s.slice(0, MESSAGE_CHARS_MAX)}…` : s
+}
+
+/**
+ * Normalises what the SDK throws: a JSON-RPC error arrives as the raw
+ * `{code, message}` object (not an Error); an HTTP failure is an Error with
+ * `.response.status`; timeouts and socket failures are plain Errors/TypeErrors.
+ */
+export function normalizeRpcError(err: unknown, method: string): PoolError {
+  if (isPoolError(err)) return err
+  if (typeof err === 'object' && err !== null && !(err instanceof Error)) {
+    const o = err as { code?: unknown; message?: unknown }
+    if (typeof o.code === 'number') {
+      const msg = typeof o.message === 'string' ? clip(o.message) : 'no message'
+      return new PoolError(ErrorCode.RPC_JSON, `${method}: JSON-RPC error ${o.code}: ${msg}`, { method, rpcCode: o.code })
+    }
+    return new PoolError(ErrorCode.RPC_RESPONSE_INVALID, `${method}: unexpected error value`, { method })
+  }
+  if (err instanceof Error) {
+    const status = (err as { response?: { status?: unknown } }).response?.status
+    if (typeof status === 'number') {
+      return new PoolError(ErrorCode.RPC_HTTP, `${method}: HTTP ${status}`, { method, status }, { cause: err })
+    }
+    const text = `${err.name} ${err.message} ${String((err as { cause?: { code?: unknown } }).cause?.code ?? '')}`
+    if (/timeout|TimeoutError|AbortError|aborted/i.test(text)) {
+      return new PoolError(ErrorCode.RPC_TIMEOUT, `${method}: timed out`, { method }, { cause: err })
+    }
+    if (/fetch failed|ECONNREFUSED|ECONNRESET|EPIPE|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|socket|other side closed|network/i.test(text)) {
+      return new PoolError(ErrorCode.RPC_NETWORK, `${method}: network error`, { method }, { cause: err })
+    }
+    return new PoolError(ErrorCode.RPC_RESPONSE_INVALID, `${method}: invalid response (${clip(err.message)})`, { method }, { cause: err })
+  }
+  return new PoolError(ErrorCode.RPC_RESPONSE_INVALID, `${method}: unexpected error value`, { method })
+}
+
+/** Worth another try: transient failures, server-side JSON-RPC errors and garbled answers. */
+export function isRetryable(err: PoolError): boolean {
+  if (err.transient) return true
+  if (err.code === ErrorCode.RPC_RESPONSE_INVALID) return true
+  if (err.code === ErrorCode.RPC_HTTP) return Number(err.details.status) === 429
+  if (err.code === ErrorCode.RPC_JSON) return !REQUEST_INVALID_CODES.has(Number(err.details.rpcCode))
+  return false
+}
+
+/** Full-jitter exponential backoff: uniform in [0, min(max, base·2^attempt)]. */
+export function backoffMs(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
+  return Math.floor(random() * Math.min(maxMs, baseMs * 2 ** attempt))
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+
+export class RpcClient {
+  readonly server: rpc.Server
+  readonly url: string
+  private readonly opts: Required<Omit<RpcOptions, 'metrics'>> & { metrics: Metrics | undefined }
+
+  constructor(url: string, options: RpcOptions) {
+    this.url = url
+    this.server = new rpc.Server(url, { allowHttp: url.startsWith('http://') })
+    // The SDK ignores the constructor's timeout: set it on its HTTP client.
+    this.server.httpClient.defaults.timeout = options.timeoutMs
+    this.opts = { backoffMs: BACKOFF_MS, backoffMsMax: BACKOFF_MS_MAX, ...options, metrics: options.metrics }
+  }
+
+  /**
+   * Runs `fn` against the server; retries retryable failures up to retriesMax
+   * times. `retry: false` for calls whose repetition is not harmless.
+   */
+  async call<T>(method: string, fn: (server: rpc.Server) => Promise<T>, retry = true): Promise<T> {
+    const attempts = retry ? this.opts.retriesMax + 1 : 1
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.withDeadline(method, fn(this.server))
+      } catch (raw) {
+        const err = normalizeRpcError(raw, method)
+        this.opts.metrics?.rpcErrorsTotal.inc({ code: err.code })
+        if (attempt + 1 >= attempts || !isRetryable(err)) throw err
+        await sleep(backoffMs(attempt, this.opts.backoffMs, this.opts.backoffMsMax))
+      }
+    }
+  }
+
+  /** Second fence: even if the HTTP client's timeout failed to fire, the caller is released. */
+  private withDeadline<T>(method: string, p: Promise<T>): Promise<T> {
+    const ms = this.opts.timeoutMs + 1000
+    let timer: NodeJS.Timeout | undefined
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new PoolError(ErrorCode.RPC_TIMEOUT, `${method}: timed out`, { method })), ms)
+    })
+    return Promise.race([p, deadline]).finally(() => clearTimeout(timer))
+  }
+}
+
+/** getLedgerEntries answers are capped at 200 keys per request (Soroban RPC). */
+export const LEDGER_KEYS_PER_REQUEST_MAX = 200
+
+export interface EntriesResult {
+  /** by keyId(key) */
+  entries: Map<string, { key: xdr.LedgerKey; val: xdr.LedgerEntryData; liveUntilLedgerSeq?: number | undefined }>
+  latestLedger: number
+}
+
+/** Reads many ledger entries in requests of ≤ 200 keys; missing keys are simply absent. */
+export async function readEntries(client: RpcClient, keys: readonly xdr.LedgerKey[]): Promise<EntriesResult> {
+  const entries: EntriesResult['entries'] = new Map()
+  let latestLedger = 0
+  for (let i = 0; i < keys.length; i += LEDGER_KEYS_PER_REQUEST_MAX) {
+    const batch = keys.slice(i, i + LEDGER_KEYS_PER_REQUEST_MAX)
+    const res = await client.call('getLedgerEntries', (s) => s.getLedgerEntries(...batch))
+    latestLedger = Math.max(latestLedger, res.latestLedger)
+    for (const e of res.entries ?? []) entries.set(e.key.toXDR('base64'), e)
+  }
+  return { entries, latestLedger }
+}

@@ -1,0 +1,300 @@
+// Transactions to Stellar: simulate → assemble → sign → send → poll. One lane per
+// source account (the network holds one pending transaction per source), lanes
+// run in parallel up to concurrencyMax. Sequence numbers are cached per lane and
+// reloaded in batches of ≤ 200 accounts; rollover races and txBadSeq are
+// re-simulated and retried a bounded number of times.
+import { Account, TransactionBuilder, rpc, type Transaction, type xdr } from '@stellar/stellar-sdk'
+import { PoolError, ErrorCode } from '../errors.js'
+import type { Logger } from '../log.js'
+import type { Metrics, ChainOpLabel } from '../metrics/metrics.js'
+import { accountKey, contractErrorOf, decodeAccount, keyId } from './contract.js'
+import type { LedgerClock } from './clock.js'
+import type { NetworkInfo } from './network.js'
+import { readEntries, LEDGER_KEYS_PER_REQUEST_MAX, type RpcClient } from './rpc.js'
+import { signTx, type Signer } from './signer.js'
+
+const ATTEMPTS_MAX = 4
+const TRY_AGAIN_MAX = 5
+const POLL_ATTEMPTS_MAX = 60
+/** validity window of a transaction, in ledger seconds (≈ 12 ledgers) */
+const TX_VALID_SECONDS = 60
+const BASE_INCLUSION_FEE_STROOPS = 100
+const REASON_CHARS_MAX = 160
+
+export interface SubmitterOptions {
+  rpc: RpcClient
+  net: NetworkInfo
+  clock: LedgerClock
+  log: Logger
+  metrics?: Metrics | undefined
+  concurrencyMax: number
+  feeInclusionMaxStroops: number
+  /** longest wait between two status polls of a pending transaction */
+  pollMs: number
+}
+
+export interface TxRequest {
+  source: Signer
+  op: ChainOpLabel
+  /** one contract invocation (simulated) … */
+  invoke?: xdr.Operation
+  /** … or classic operations (not simulated) */
+  classic?: xdr.Operation[]
+  /** further signers of classic operations with another source */
+  cosigners?: Signer[]
+  /** Called with the hash right before sending: record it, so a crash leaves it checkable. */
+  onSend?: (hash: string, sorobanData: xdr.SorobanTransactionData | undefined) => Promise<void>
+}
+
+export type TxResult =
+  | { status: 'success'; hash: string; ledger: number; feeStroops: bigint; returnValue: xdr.ScVal | undefined }
+  | { status: 'contract-error'; code: number; hash: string | null; feeStroops: bigint }
+  | { status: 'failed'; reason: string; hash: string | null; feeStroops: bigint }
+
+export type HashStatus =
+  | { status: 'success'; ledger: number; feeStroops: bigint; returnValue: xdr.ScVal | undefined }
+  | { status: 'failed'; ledger: number; feeStroops: bigint }
+  | { status: 'not-found'; expired: boolean }
+
+interface Lane {
+  seq: bigint | undefined
+  tail: Promise<unknown>
+}
+
+const clip = (s: string): string => (s.length > REASON_CHARS_MAX ? `${s.slice(0, REASON_CHARS_MAX)}…` : s)
+
+export class Submitter {
+  private readonly lanes = new Map<string, Lane>()
+  private active = 0
+  private readonly slotWaiters: Array<() => void> = []
+  private inclusionFee: number
+  private readonly seqWaiters = new Map<string, Array<{ resolve: () => void; reject: (e: unknown) => void }>>()
+  private seqFlushScheduled = false
+  /** transactions sent (for benchmarks) */
+  sent = 0
+
+  constructor(private readonly o: SubmitterOptions) {
+    this.inclusionFee = Math.min(BASE_INCLUSION_FEE_STROOPS, o.feeInclusionMaxStroops)
+  }
+
+  /** Queues a transaction on its source's lane; resolves with its final outcome (never throws for chain outcomes). */
+  submit(req: TxRequest): Promise<TxResult> {
+    const lane = this.lane(req.source.publicKey)
+    const run = lane.tail.then(() => this.withSlot(() => this.run(lane, req)))
+    lane.tail = run.catch(() => undefined)
+    return run
+  }
+
+  /** Forgets a cached sequence number (the next transaction reloads it). */
+  invalidate(publicKey: string): void {
+    const lane = this.lanes.get(publicKey)
+    if (lane) lane.seq = undefined
+  }
+
+  /** Loads sequence numbers of many accounts at once (≤ 200 keys per request). */
+  async preload(publicKeys: readonly string[]): Promise<void> {
+    await Promise.all(publicKeys.map((pk) => this.ensureSeq(pk, this.lane(pk)).catch(() => undefined)))
+  }
+
+  private lane(pk: string): Lane {
+    let lane = this.lanes.get(pk)
+    if (!lane) {
+      lane = { seq: undefined, tail: Promise.resolve() }
+      this.lanes.set(pk, lane)
+    }
+    return lane
+  }
+
+  private async withSlot<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.active >= this.o.concurrencyMax) await new Promise<void>((r) => this.slotWaiters.push(r))
+    this.active++
+    try {
+      return await fn()
+    } finally {
+      this.active--
+      this.slotWaiters.shift()?.()
+    }
+  }
+
+  private ensureSeq(pk: string, lane: Lane): Promise<void> {
+    if (lane.seq !== undefined) return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      const list = this.seqWaiters.get(pk) ?? []
+      list.push({ resolve, reject })
+      this.seqWaiters.set(pk, list)
+      if (!this.seqFlushScheduled) {
+        this.seqFlushScheduled = true
+        setImmediate(() => void this.flushSeqLoads())
+      }
+    })
+  }
+
+  /** Everyone who needs a sequence number in this turn shares requests of ≤ 200 keys. */
+  private async flushSeqLoads(): Promise<void> {
+    this.seqFlushScheduled = false
+    const waiting = [...this.seqWaiters.entries()]
+    this.seqWaiters.clear()
+    for (let i = 0; i < waiting.length; i += LEDGER_KEYS_PER_REQUEST_MAX) {
+      const batch = waiting.slice(i, i + LEDGER_KEYS_PER_REQUEST_MAX)
+      try {
+        const keys = batch.map(([pk]) => accountKey(pk))
+        const { entries, latestLedger } = await readEntries(this.o.rpc, keys)
+        this.o.clock.observe(latestLedger)
+        batch.forEach(([pk, ws], j) => {
+          const e = entries.get(keyId(keys[j]!))
+          if (!e) {
+            for (const w of ws) w.reject(new PoolError(ErrorCode.NOT_FOUND, `account ${pk} does not exist`))
+            return
+          }
+          this.lane(pk).seq = decodeAccount(e.val).seq
+          for (const w of ws) w.resolve()
+        })
+      } catch (err) {
+        for (const [, ws] of batch) for (const w of ws) w.reject(err)
+      }
+    }
+  }
+
+  private async ledgerTime(): Promise<number> {
+    if (this.o.clock.closeTime > 0) return this.o.clock.closeTime
+    const l = await this.o.rpc.call('getLatestLedger', (s) => s._getLatestLedger())
+    this.o.clock.observe(l.sequence, Number(l.closeTime))
+    return this.o.clock.closeTime
+  }
+
+  private async build(pk: string, lane: Lane, req: TxRequest): Promise<{ tx: Transaction; maxTime: number }> {
+    const ops = req.invoke ? [req.invoke] : req.classic ?? []
+    const fee = String(this.inclusionFee * Math.max(1, ops.length))
+    const maxTime = (await this.ledgerTime()) + TX_VALID_SECONDS
+    const builder = new TransactionBuilder(new Account(pk, lane.seq!.toString()), { fee, networkPassphrase: this.o.net.networkPassphrase })
+    for (const op of ops) builder.addOperation(op)
+    return { tx: builder.setTimebounds(0, maxTime).build(), maxTime }
+  }
+
+  private async run(lane: Lane, req: TxRequest): Promise<TxResult> {
+    const started = performance.now()
+    const result = await this.attempts(lane, req).catch((err: unknown): TxResult => {
+      const reason = err instanceof PoolError ? err.message : 'internal error'
+      if (!(err instanceof PoolError)) this.o.log.error({ err, op: req.op }, 'submit failed unexpectedly')
+      return { status: 'failed', reason: clip(reason), hash: null, feeStroops: 0n }
+    })
+    const m = this.o.metrics
+    if (m) {
+      m.chainTxTotal.inc({ op: req.op, result: result.status })
+      m.chainTxSeconds.observe({ op: req.op }, (performance.now() - started) / 1000)
+      if (result.feeStroops > 0n) m.chainFeesStroopsTotal.inc({ op: req.op }, Number(result.feeStroops))
+    }
+    return result
+  }
+
+  private async attempts(lane: Lane, req: TxRequest): Promise<TxResult> {
+    const pk = req.source.publicKey
+    let fees = 0n
+    let lastHash: string | null = null
+    let reason = 'no attempt'
+    for (let attempt = 0; attempt < ATTEMPTS_MAX; attempt++) {
+      await this.ensureSeq(pk, lane)
+      let { tx, maxTime } = await this.build(pk, lane, req)
+      let sorobanData: xdr.SorobanTransactionData | undefined
+      if (req.invoke) {
+        const sim = await this.o.rpc.call('simulateTransaction', (s) => s.simulateTransaction(tx))
+        this.o.clock.observe(sim.latestLedger)
+        if (rpc.Api.isSimulationError(sim)) {
+          const code = contractErrorOf(sim.error)
+          if (code !== undefined) return { status: 'contract-error', code, hash: lastHash, feeStroops: fees }
+          return { status: 'failed', reason: clip(`simulation: ${sim.error}`), hash: lastHash, feeStroops: fees }
+        }
+        tx = rpc.assembleTransaction(tx, sim).build()
+        sorobanData = sim.transactionData.build()
+      }
+      signTx(tx, req.source)
+      for (const c of req.cosigners ?? []) signTx(tx, c)
+      const hash = Buffer.from(tx.hash()).toString('hex')
+      lastHash = hash
+      await req.onSend?.(hash, sorobanData)
+      const sent = await this.send(tx, hash)
+      if (sent.kind === 'retry') {
+        reason = sent.reason
+        if (sent.reload) lane.seq = undefined
+        continue
+      }
+      if (sent.kind === 'rejected') return { status: 'failed', reason: sent.reason, hash, feeStroops: fees }
+      // Accepted (or unknown): the sequence number is consumed once it applies.
+      const usedSeq = BigInt(tx.sequence)
+      const st = await this.waitFor(hash, maxTime)
+      if (st.status === 'not-found') {
+        lane.seq = undefined
+        if (!st.expired) return { status: 'failed', reason: 'transaction outcome unknown', hash, feeStroops: fees }
+        reason = 'transaction expired before it applied'
+        continue
+      }
+      lane.seq = usedSeq
+      fees += st.feeStroops
+      if (st.status === 'success') return { status: 'success', hash, ledger: st.ledger, feeStroops: fees, returnValue: st.returnValue }
+      reason = 'transaction failed on apply'
+      // A classic failure will fail again; a contract call is re-simulated (rollover races).
+      if (!req.invoke) break
+    }
+    return { status: 'failed', reason, hash: lastHash, feeStroops: fees }
+  }
+
+  private async send(tx: Transaction, hash: string): Promise<{ kind: 'accepted' } | { kind: 'retry'; reason: string; reload: boolean } | { kind: 'rejected'; reason: string }> {
+    for (let i = 0; i < TRY_AGAIN_MAX; i++) {
+      let res: rpc.Api.SendTransactionResponse
+      try {
+        res = await this.o.rpc.call('sendTransaction', (s) => s.sendTransaction(tx))
+        this.sent++
+      } catch {
+        // Unknown whether it reached the network: its hash decides.
+        return { kind: 'accepted' }
+      }
+      this.o.clock.observe(res.latestLedger, Number(res.latestLedgerCloseTime))
+      if (res.status === 'PENDING' || res.status === 'DUPLICATE') return { kind: 'accepted' }
+      if (res.status === 'TRY_AGAIN_LATER') {
+        await this.o.clock.next(this.o.pollMs)
+        continue
+      }
+      const code = res.errorResult?.result.type ?? 'unknown'
+      if (code === 'txBadSeq') {
+        // A resend of an already applied transaction also says txBadSeq.
+        const st = await this.status(hash)
+        if (st.status !== 'not-found') return { kind: 'accepted' }
+        return { kind: 'retry', reason: 'txBadSeq', reload: true }
+      }
+      if (code === 'txInsufficientFee') {
+        const before = this.inclusionFee
+        this.inclusionFee = Math.min(this.o.feeInclusionMaxStroops, this.inclusionFee * 2)
+        if (this.inclusionFee === before) return { kind: 'rejected', reason: 'txInsufficientFee at FEE_INCLUSION_MAX_STROOPS' }
+        return { kind: 'retry', reason: 'txInsufficientFee', reload: false }
+      }
+      if (code === 'txTooLate' || code === 'txTooEarly') return { kind: 'retry', reason: code, reload: false }
+      return { kind: 'rejected', reason: `rejected: ${code}` }
+    }
+    return { kind: 'retry', reason: 'TRY_AGAIN_LATER', reload: false }
+  }
+
+  /** One status read of a transaction hash. */
+  async status(hash: string, maxTime?: number): Promise<HashStatus> {
+    const r = await this.o.rpc.call('getTransaction', (s) => s.getTransaction(hash))
+    this.o.clock.observe(r.latestLedger, Number(r.latestLedgerCloseTime))
+    if (r.status === rpc.Api.GetTransactionStatus.SUCCESS) {
+      return { status: 'success', ledger: r.ledger, feeStroops: BigInt(r.resultXdr.feeCharged), returnValue: r.returnValue }
+    }
+    if (r.status === rpc.Api.GetTransactionStatus.FAILED) return { status: 'failed', ledger: r.ledger, feeStroops: BigInt(r.resultXdr.feeCharged) }
+    return { status: 'not-found', expired: maxTime !== undefined && Number(r.latestLedgerCloseTime) > maxTime }
+  }
+
+  /** Polls once per new ledger until the transaction applied or can no longer apply. */
+  async waitFor(hash: string, maxTime: number): Promise<HashStatus> {
+    for (let i = 0; i < POLL_ATTEMPTS_MAX; i++) {
+      await this.o.clock.next(this.o.pollMs)
+      try {
+        const st = await this.status(hash, maxTime)
+        if (st.status !== 'not-found' || st.expired) return st
+      } catch {
+        // transient: the next ledger asks again
+      }
+    }
+    return { status: 'not-found', expired: false }
+  }
+}
