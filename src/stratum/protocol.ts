@@ -1,0 +1,120 @@
+// The KALE Stratum wire format (PROTOCOL.md), pure: parse one line into a request
+// or a protocol error, encode responses and notifications, and the one table that
+// maps share outcomes to their codes and messages.
+//
+// Why not json-rpc-2.0's JSONRPCServer: it requires `"jsonrpc":"2.0"` (Stratum
+// clients omit it), resolves every request through a Promise chain, and would
+// have to answer in order anyway — on this line protocol one synchronous switch
+// over six method names is clearer and keeps the submit hot path allocation-light.
+// We still take its error-code table so the numbers live in one place.
+import { JSONRPCErrorCode } from 'json-rpc-2.0'
+
+export type RequestId = number | string | null
+
+export const RpcCode = {
+  parse: JSONRPCErrorCode.ParseError,
+  invalidRequest: JSONRPCErrorCode.InvalidRequest,
+  methodNotFound: JSONRPCErrorCode.MethodNotFound,
+  invalidParams: JSONRPCErrorCode.InvalidParams,
+} as const
+
+export interface Request {
+  id: RequestId
+  method: string
+  params: unknown[]
+}
+
+export type Parsed =
+  | { ok: true; request: Request }
+  /** `fatal` = the connection must be closed after the error is written (-32700). */
+  | { ok: false; id: RequestId; code: number; message: string; fatal: boolean }
+
+function isId(v: unknown): v is RequestId {
+  return v === null || typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))
+}
+
+/** Parses one line (without its `\n`, a trailing `\r` tolerated). */
+export function parseLine(line: string): Parsed {
+  let msg: unknown
+  try {
+    msg = JSON.parse(line)
+  } catch {
+    return { ok: false, id: null, code: RpcCode.parse, message: 'Parse error', fatal: true }
+  }
+  if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) {
+    return { ok: false, id: null, code: RpcCode.invalidRequest, message: 'Invalid request', fatal: false }
+  }
+  const o = msg as Record<string, unknown>
+  const id = isId(o.id) ? o.id : null
+  if (!isId(o.id) && o.id !== undefined) return { ok: false, id: null, code: RpcCode.invalidRequest, message: 'Invalid request: bad id', fatal: false }
+  if (o.jsonrpc !== undefined && o.jsonrpc !== '2.0') return { ok: false, id, code: RpcCode.invalidRequest, message: 'Invalid request: jsonrpc must be "2.0"', fatal: false }
+  if (typeof o.method !== 'string') return { ok: false, id, code: RpcCode.invalidRequest, message: 'Invalid request: method must be a string', fatal: false }
+  const params = o.params === undefined || o.params === null ? [] : o.params
+  if (!Array.isArray(params)) return { ok: false, id, code: RpcCode.invalidParams, message: 'Invalid params: must be an array', fatal: false }
+  return { ok: true, request: { id, method: o.method, params } }
+}
+
+// Ids are echoed verbatim: JSON.stringify of a parsed number/string gives back a
+// value that parses to the same id.
+function idText(id: RequestId): string {
+  return JSON.stringify(id)
+}
+
+export function encodeResult(id: RequestId, result: unknown): string {
+  return `{"jsonrpc":"2.0","id":${idText(id)},"result":${JSON.stringify(result)}}\n`
+}
+
+// Precomputed: the answer to every accepted share differs only in its id.
+export function encodeTrue(id: RequestId): string {
+  return `{"jsonrpc":"2.0","id":${idText(id)},"result":true}\n`
+}
+
+export function encodeError(id: RequestId, code: number, message: string): string {
+  return `{"jsonrpc":"2.0","id":${idText(id)},"error":{"code":${code},"message":${JSON.stringify(message)}}}\n`
+}
+
+export function encodeNotification(method: string, params: unknown[]): string {
+  return `{"jsonrpc":"2.0","method":"${method}","params":${JSON.stringify(params)}}\n`
+}
+
+/** mining.notify params: [jobId, blockIndex, entropyHex, farmerKeyHex, farmerAddress, cleanJobs]. */
+export function encodeNotify(jobId: string, index: number, entropyHex: string, farmerKeyHex: string, farmer: string, cleanJobs: boolean): string {
+  return encodeNotification('mining.notify', [jobId, index, entropyHex, farmerKeyHex, farmer, cleanJobs])
+}
+
+// --- share outcomes: a closed union, one table to codes and metric labels ---
+
+export const SHARE_OUTCOMES = {
+  accepted: { code: 0, message: '', metric: 'accepted' },
+  notSubscribed: { code: 25, message: 'Not subscribed', metric: 'unauthorized' },
+  unauthorized: { code: 24, message: 'Unauthorized worker', metric: 'unauthorized' },
+  malformedNonce: { code: 20, message: 'Malformed nonce', metric: 'malformed' },
+  jobNotFound: { code: 21, message: 'Job not found', metric: 'stale' },
+  duplicate: { code: 22, message: 'Duplicate share', metric: 'duplicate' },
+  lowDifficulty: { code: 23, message: 'Low difficulty share', metric: 'low_difficulty' },
+  busy: { code: 20, message: 'Other: pool busy, retry', metric: 'busy' },
+  internal: { code: 20, message: 'Other: internal error', metric: 'busy' },
+} as const satisfies Record<string, { code: number; message: string; metric: string }>
+
+export type ShareOutcome = keyof typeof SHARE_OUTCOMES
+
+/** Outcomes that count as invalid work toward an invalid-share ban (stale and busy are the pool's doing). */
+export function countsAsInvalid(o: ShareOutcome): boolean {
+  return o === 'malformedNonce' || o === 'duplicate' || o === 'lowDifficulty' || o === 'unauthorized' || o === 'notSubscribed'
+}
+
+export function encodeOutcome(id: RequestId, o: ShareOutcome): string {
+  if (o === 'accepted') return encodeTrue(id)
+  const row = SHARE_OUTCOMES[o]
+  return encodeError(id, row.code, row.message)
+}
+
+/** Error codes of the non-share methods. */
+export const MethodError = {
+  unauthorizedWorker: { code: 24, message: 'Unauthorized worker' },
+  notSubscribed: { code: 25, message: 'Not subscribed' },
+  other: { code: 20, message: 'Other' },
+} as const
+
+export const NONCE_HEX_RE = /^[0-9a-fA-F]{16}$/
+export const WORKER_RE = /^[A-Za-z0-9_-]{1,32}$/

@@ -1,0 +1,277 @@
+// The connector: sockets, line framing, limits, timeouts, bans, backpressure.
+// Every protocol decision is the stratifier's; this file only moves bytes and
+// enforces bounds. One coarse timer walks all sessions (no timer per socket).
+import net from 'node:net'
+import tls from 'node:tls'
+import { readFileSync } from 'node:fs'
+import type { Logger } from '../log.js'
+import { silentLogger } from '../log.js'
+import { metrics as defaultMetrics, type Metrics } from '../metrics/metrics.js'
+import type { BestWorkSource, BlockEvent, PlantedEvent, ShareSink } from '../events.js'
+import type { ShareVerifier } from '../workers/verifier.js'
+import { parseLine, encodeError, encodeNotification, RpcCode } from './protocol.js'
+import { Session } from './session.js'
+import { Stratifier, type StratifierOptions } from './stratifier.js'
+
+export interface StratumOptions extends StratifierOptions {
+  stratumHost: string
+  stratumPort: number
+  stratumTlsPort?: number | undefined
+  tlsCertFile?: string | undefined
+  tlsKeyFile?: string | undefined
+  stratumLineBytesMax: number
+  connectionsPerIpMax: number
+  subscribeTimeoutSeconds: number
+  sessionIdleSeconds: number
+  writeStallSeconds: number
+  banSeconds: number
+  /** Coarse timer period (default 1000 ms; tests pass less). */
+  tickMs?: number
+}
+
+export interface StratumDeps {
+  verifier: ShareVerifier
+  shares: ShareSink
+  logger?: Logger
+  metrics?: Metrics
+  now?: () => number
+}
+
+/** Lines handled per session per turn of the event loop: one chatty client cannot starve the others. */
+const LINES_PER_TURN = 64
+/** Unread bytes buffered per session before its socket is paused. */
+const READ_PAUSE_BYTES = 16 * 1024
+/** Banned IPs remembered at most (the oldest ban is forgotten first). */
+const BANS_MAX = 100_000
+
+export class StratumServer {
+  readonly stratifier: Stratifier
+  private readonly servers: net.Server[] = []
+  private readonly perIp = new Map<string, number>()
+  private readonly bans = new Map<string, number>()
+  private readonly m: Metrics
+  private readonly log: Logger
+  private readonly now: () => number
+  private timer: NodeJS.Timeout | undefined
+  private seq = 0
+  private connected = 0
+
+  constructor(private readonly o: StratumOptions, deps: StratumDeps) {
+    this.m = deps.metrics ?? defaultMetrics()
+    this.log = (deps.logger ?? silentLogger()).child({ part: 'stratum' })
+    this.now = deps.now ?? Date.now
+    const io = { send: (s: Session, line: string) => this.write(s, line), ban: (s: Session) => this.ban(s) }
+    this.stratifier = new Stratifier(o, deps.verifier, deps.shares, io, this.m, this.log, this.now)
+  }
+
+  get bestWork(): BestWorkSource {
+    return this.stratifier.bestWork
+  }
+
+  get sessionCount(): number {
+    return this.connected
+  }
+
+  onBlock(ev: BlockEvent): void {
+    this.stratifier.onBlock(ev)
+  }
+
+  onPlanted(ev: PlantedEvent): void {
+    this.stratifier.onPlanted(ev)
+  }
+
+  /** The scheduler submitted the work for (index, farmer): its jobs are stale now. */
+  markWorked(index: number, farmer: string): void {
+    this.stratifier.markWorked(index, farmer)
+  }
+
+  /** Starts listening; resolves to the bound ports (useful with port 0). */
+  async listen(): Promise<{ port: number; tlsPort?: number }> {
+    const plain = net.createServer({ noDelay: true }, (sock) => this.accept(sock))
+    const port = await bind(plain, this.o.stratumPort, this.o.stratumHost)
+    this.servers.push(plain)
+    let tlsPort: number | undefined
+    if (this.o.stratumTlsPort !== undefined && this.o.tlsCertFile && this.o.tlsKeyFile) {
+      const secure = tls.createServer({ cert: readFileSync(this.o.tlsCertFile), key: readFileSync(this.o.tlsKeyFile) }, (sock) => this.accept(sock))
+      tlsPort = await bind(secure, this.o.stratumTlsPort, this.o.stratumHost)
+      this.servers.push(secure)
+    }
+    this.timer = setInterval(() => this.tick(), this.o.tickMs ?? 1000)
+    this.timer.unref()
+    this.log.info({ port, tlsPort }, 'stratum listening')
+    return tlsPort === undefined ? { port } : { port, tlsPort }
+  }
+
+  private refuse(sock: net.Socket, reason: string): void {
+    this.m.connectionsRefusedTotal.labels(reason).inc()
+    sock.destroy()
+  }
+
+  private accept(sock: net.Socket): void {
+    const ip = sock.remoteAddress ?? 'unknown'
+    const nowMs = this.now()
+    const bannedUntil = this.bans.get(ip)
+    if (bannedUntil !== undefined && bannedUntil > nowMs) return this.refuse(sock, 'banned')
+    if (this.connected >= this.o.sessionsMax) return this.refuse(sock, 'sessions_max')
+    const fromIp = this.perIp.get(ip) ?? 0
+    if (fromIp >= this.o.connectionsPerIpMax) return this.refuse(sock, 'ip_max')
+    this.perIp.set(ip, fromIp + 1)
+    this.connected++
+    this.m.sessionsConnected.inc()
+    sock.setNoDelay(true)
+    const s = new Session(++this.seq, sock, ip, nowMs, this.o.stratumLineBytesMax, this.o.difficultyStart, this.log)
+    this.stratifier.sessions.add(s)
+    sock.on('data', (chunk: Buffer) => {
+      s.framer.push(chunk)
+      this.pump(s)
+    })
+    sock.on('drain', () => {
+      s.stallSinceMs = 0
+      this.pump(s)
+    })
+    sock.on('error', () => {}) // 'close' follows; resets from miners are routine
+    sock.on('close', () => this.closed(s))
+  }
+
+  private closed(s: Session): void {
+    s.closing = true
+    this.connected--
+    this.m.sessionsConnected.dec()
+    const n = (this.perIp.get(s.ip) ?? 1) - 1
+    if (n <= 0) this.perIp.delete(s.ip)
+    else this.perIp.set(s.ip, n)
+    this.stratifier.detach(s)
+  }
+
+  /** Handles buffered lines strictly in order: stops at a pending submit, a full write buffer or LINES_PER_TURN. */
+  private pump(s: Session): void {
+    if (s.busy || s.closing) return
+    const sock = s.socket
+    let handled = 0
+    sock.cork() // responses of one turn leave in one write
+    try {
+      for (;;) {
+        if (sock.writableNeedDrain) break // the client is not reading: stop reading it too
+        if (handled >= LINES_PER_TURN) {
+          setImmediate(() => this.pump(s))
+          break
+        }
+        const line = s.framer.next()
+        if (line === undefined) break
+        handled++
+        if (line === 'oversize') {
+          this.fatal(s, 'Parse error: line too long')
+          return
+        }
+        const parsed = parseLine(line)
+        if (!parsed.ok) {
+          this.m.protocolErrorsTotal.labels(String(parsed.code)).inc()
+          if (parsed.fatal) {
+            this.fatal(s, parsed.message)
+            return
+          }
+          this.write(s, encodeError(parsed.id, parsed.code, parsed.message))
+          continue
+        }
+        const pending = this.stratifier.handle(s, parsed.request)
+        if (pending) {
+          s.busy = true
+          pending.then(() => {
+            s.busy = false
+            this.pump(s)
+          })
+          break
+        }
+        if (s.closing) return
+      }
+    } finally {
+      sock.uncork()
+    }
+    this.flowControl(s)
+  }
+
+  /** Pauses reading while lines pile up unhandled or the client does not read; resumes otherwise. */
+  private flowControl(s: Session): void {
+    const hold = s.socket.writableNeedDrain || (s.busy && s.framer.bufferedBytes > READ_PAUSE_BYTES)
+    if (hold && !s.paused) {
+      s.paused = true
+      s.socket.pause()
+    } else if (!hold && s.paused) {
+      s.paused = false
+      s.socket.resume()
+    }
+  }
+
+  private fatal(s: Session, message: string): void {
+    this.m.protocolErrorsTotal.labels(String(RpcCode.parse)).inc()
+    s.closing = true
+    s.socket.end(encodeError(null, RpcCode.parse, message))
+    // A peer that never reads must not keep the socket half-open: the stall timer or this ends it.
+    setTimeout(() => s.socket.destroy(), 1000).unref()
+  }
+
+  private write(s: Session, line: string): void {
+    if (line === '' || s.closing) return
+    if (!s.socket.write(line) && s.stallSinceMs === 0) s.stallSinceMs = this.now()
+  }
+
+  private ban(s: Session): void {
+    this.m.bansTotal.inc()
+    if (this.o.banSeconds > 0) {
+      if (this.bans.size >= BANS_MAX) {
+        const oldest = this.bans.keys().next()
+        if (!oldest.done) this.bans.delete(oldest.value)
+      }
+      this.bans.delete(s.ip)
+      this.bans.set(s.ip, this.now() + this.o.banSeconds * 1000)
+    }
+    s.closing = true
+    s.socket.end()
+    setTimeout(() => s.socket.destroy(), 1000).unref()
+  }
+
+  private tick(): void {
+    const nowMs = this.now()
+    const subscribeMs = this.o.subscribeTimeoutSeconds * 1000
+    const idleMs = this.o.sessionIdleSeconds * 1000
+    const stallMs = this.o.writeStallSeconds * 1000
+    for (const s of this.stratifier.sessions) {
+      if (s.closing) continue
+      let why: string | undefined
+      if (!s.subscribed && nowMs - s.connectedMs >= subscribeMs) why = 'subscribe timeout'
+      else if (nowMs - s.lastValidShareMs >= idleMs) why = 'idle'
+      else if (s.stallSinceMs !== 0 && nowMs - s.stallSinceMs >= stallMs) why = 'write stall'
+      if (why) {
+        s.log.info({ why }, 'closing session')
+        s.closing = true
+        s.socket.destroy()
+      }
+    }
+    for (const [ip, until] of this.bans) if (until <= nowMs) this.bans.delete(ip)
+    this.stratifier.tick(nowMs)
+  }
+
+  /** Asks every session to reconnect (graceful shutdown, rebalancing across nodes). */
+  reconnectAll(waitSeconds = 0): void {
+    const line = encodeNotification('client.reconnect', ['', 0, waitSeconds])
+    for (const s of this.stratifier.sessions) this.write(s, line)
+  }
+
+  /** Stops listening and closes every session. */
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer)
+    for (const s of this.stratifier.sessions) s.socket.destroy()
+    await Promise.all(this.servers.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve()))))
+  }
+}
+
+function bind(srv: net.Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    srv.once('error', reject)
+    srv.listen({ port, host, backlog: 4096 }, () => {
+      srv.off('error', reject)
+      const a = srv.address()
+      resolve(typeof a === 'object' && a ? a.port : port)
+    })
+  })
+}

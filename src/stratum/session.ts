@@ -1,0 +1,137 @@
+// One miner connection's state. Plain data plus the small pure helpers that read
+// it; the socket is owned by the server, which is the only code that writes to it.
+import type { Socket } from 'node:net'
+import type { Logger } from '../log.js'
+import { LineFramer } from './framing.js'
+import type { Job } from './jobs.js'
+import { vardiffStart, type VardiffState } from './vardiff.js'
+import { decodeStrKey, VersionByte } from '../kale/index.js'
+import { WORKER_RE } from './protocol.js'
+
+/** Jobs one session remembers; older ones answer "Job not found". */
+export const SESSION_JOBS_MAX = 8
+/** Accepted nonces remembered per (session, job); past it the job is replaced (bounded duplicate memory). */
+export const JOB_NONCES_MAX = 65_536
+
+/** A job as one session received it: the difficulty in force when it was sent is frozen here. */
+export interface HeldJob {
+  job: Job
+  difficulty: number
+  target: Uint8Array
+  /** Lower-case nonce hex of shares already judged (duplicate detection). */
+  nonces: Set<string>
+}
+
+/** What survives a dropped connection for RESUME_MS (extranonce1 is kept by the allocator). */
+export interface SessionCarry {
+  jobs: Map<string, HeldJob>
+  difficulty: number
+}
+
+export interface Worker {
+  payoutAddress: string
+  worker: string
+}
+
+export class Session {
+  readonly framer: LineFramer
+  sessionId: string | undefined
+  extranonce1 = -1
+  extranonce1Hex = ''
+  userAgent = ''
+  readonly workers = new Map<string, Worker>()
+  difficulty: number
+  /** suggest_difficulty floor (clamped); 0 = none */
+  floor = 0
+  /** d= option: vardiff off */
+  fixed = false
+  /** Difficulty last announced with mining.set_difficulty (0 = none yet). */
+  announced = 0
+  vardiff: VardiffState
+  jobs = new Map<string, HeldJob>()
+  farmer: string | undefined
+  /** Block index of the last job sent (cleanJobs is true on the first job of a block). */
+  jobBlock = -1
+  extranonceSubscribe = false
+  lastValidShareMs: number
+  sharesJudged = 0
+  sharesInvalid = 0
+  /** A line's handling is in flight (submit verifying): no other line is handled. */
+  busy = false
+  /** Reading paused by us (backpressure). */
+  paused = false
+  /** ms since which the socket has not drained; 0 = drained. */
+  stallSinceMs = 0
+  closing = false
+  private logger: Logger | undefined
+
+  constructor(
+    readonly id: number,
+    readonly socket: Socket,
+    readonly ip: string,
+    readonly connectedMs: number,
+    lineBytesMax: number,
+    difficulty: number,
+    private readonly parentLog: Logger,
+  ) {
+    this.framer = new LineFramer(lineBytesMax)
+    this.difficulty = difficulty
+    this.vardiff = vardiffStart(connectedMs)
+    this.lastValidShareMs = connectedMs
+  }
+
+  get subscribed(): boolean {
+    return this.extranonce1 >= 0
+  }
+
+  get authorized(): boolean {
+    return this.workers.size > 0
+  }
+
+  /** pino child logger, made on first use: most sessions never log, and each child costs memory. */
+  get log(): Logger {
+    this.logger ??= this.parentLog.child({ session: this.id, ip: this.ip })
+    return this.logger
+  }
+
+  /** Remembers a job sent at the current difficulty, evicting the oldest beyond SESSION_JOBS_MAX. */
+  hold(job: Job, target: Uint8Array): void {
+    this.jobs.delete(job.id)
+    this.jobs.set(job.id, { job, difficulty: this.difficulty, target, nonces: new Set() })
+    while (this.jobs.size > SESSION_JOBS_MAX) {
+      const oldest = this.jobs.keys().next()
+      if (oldest.done) break
+      this.jobs.delete(oldest.value)
+    }
+  }
+
+  /** Drops jobs whose work is stale (block over or worked): they can only answer 21 anyway. */
+  pruneStale(): void {
+    for (const [id, h] of this.jobs) if (h.job.work.stale) this.jobs.delete(id)
+  }
+}
+
+/** Parses `PAYOUT_ADDRESS[.worker]`; undefined when the address checksum or worker name is bad. */
+export function parseUsername(username: string): Worker | undefined {
+  const dot = username.indexOf('.')
+  const address = dot < 0 ? username : username.slice(0, dot)
+  const worker = dot < 0 ? 'default' : username.slice(dot + 1)
+  if (decodeStrKey(VersionByte.accountId, address) === null) return undefined
+  if (!WORKER_RE.test(worker)) return undefined
+  return { payoutAddress: address, worker }
+}
+
+export type PasswordOptions = { difficulty?: number } | { error: string }
+
+/** `password` = comma-separated options; `d=<difficulty>` fixes the difficulty. Unknown options are ignored. */
+export function parsePassword(password: unknown): PasswordOptions {
+  if (typeof password !== 'string') return {}
+  for (const part of password.split(',', 16)) {
+    const p = part.trim()
+    if (!p.startsWith('d=')) continue
+    const d = Number(p.slice(2))
+    if (!Number.isFinite(d) || d < 1 || p.length === 2) return { error: 'Invalid params: d= must be a number >= 1' }
+    return { difficulty: d }
+  }
+  return {}
+}

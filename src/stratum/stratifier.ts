@@ -1,0 +1,380 @@
+// The stratifier (ckpool's name for it): protocol methods, shares, vardiff, jobs
+// and work distribution. It never touches a socket — it writes through `Io` — so
+// the server (the connector) alone owns sockets, framing and limits.
+import type { Logger } from '../log.js'
+import type { Metrics } from '../metrics/metrics.js'
+import type { BlockEvent, PlantedEvent, ShareSink } from '../events.js'
+import { farmerKeyOf, targetBytes, belowOrEqual, zeros as zerosOf } from '../kale/index.js'
+import type { ShareVerifier } from '../workers/verifier.js'
+import { BestWorkTracker } from './best-work.js'
+import { distribute } from './distribution.js'
+import { ExtranonceAllocator, newSessionId } from './extranonce.js'
+import { JobBook, notifyLine, type Job } from './jobs.js'
+import {
+  type Request, type RequestId, type ShareOutcome, RpcCode, SHARE_OUTCOMES, MethodError, NONCE_HEX_RE,
+  countsAsInvalid, encodeError, encodeNotification, encodeOutcome, encodeResult, encodeTrue,
+} from './protocol.js'
+import { Session, JOB_NONCES_MAX, parsePassword, parseUsername, type SessionCarry } from './session.js'
+import { clampDifficulty, roundDifficulty, vardiffDue, vardiffRecord, vardiffRetarget, VARDIFF_HYSTERESIS_RATIO, VARDIFF_SHARES_MAX, type VardiffParams } from './vardiff.js'
+
+export interface StratifierOptions {
+  extranonce1Bytes: number
+  vardiffTargetSeconds: number
+  vardiffRetargetSeconds: number
+  difficultyStart: number
+  difficultyMin: number
+  difficultyMax: number
+  banInvalidPercent: number
+  banSharesMin: number
+  sessionsMax: number
+}
+
+/** How the stratifier reaches sockets (implemented by the server). */
+export interface Io {
+  send(s: Session, line: string): void
+  /** Bans the session's IP (when configured) and closes it. */
+  ban(s: Session): void
+}
+
+const TARGET_CACHE_MAX = 4096
+/** Keep a session on its farmer while that farmer is at most this over the fair share. */
+const SLACK_RATIO = 1.25
+
+export class Stratifier {
+  readonly bestWork = new BestWorkTracker()
+  readonly jobs = new JobBook()
+  readonly sessions = new Set<Session>()
+  private readonly extranonce: ExtranonceAllocator<SessionCarry>
+  private readonly vardiff: VardiffParams
+  private readonly targets = new Map<number, Uint8Array>()
+  private planted = new Map<string, Uint8Array>()
+  private zerosTarget = Infinity
+  private rebalanceQueued = false
+  private readonly sharesBy: Record<ShareOutcome, { inc(n?: number): void }>
+
+  constructor(
+    private readonly o: StratifierOptions,
+    private readonly verifier: ShareVerifier,
+    private readonly sink: ShareSink,
+    private readonly io: Io,
+    private readonly m: Metrics,
+    private readonly log: Logger,
+    private readonly now: () => number,
+  ) {
+    this.extranonce = new ExtranonceAllocator(o.extranonce1Bytes, o.sessionsMax)
+    this.vardiff = {
+      targetSeconds: o.vardiffTargetSeconds, retargetSeconds: o.vardiffRetargetSeconds, retargetSharesMax: VARDIFF_SHARES_MAX,
+      difficultyMin: o.difficultyMin, difficultyMax: o.difficultyMax, hysteresisRatio: VARDIFF_HYSTERESIS_RATIO,
+    }
+    // Bound label children once: .labels() hashes its arguments on every call.
+    const entries = Object.entries(SHARE_OUTCOMES).map(([k, v]) => [k, m.sharesTotal.labels(v.metric)] as const)
+    this.sharesBy = Object.fromEntries(entries) as unknown as Record<ShareOutcome, { inc(n?: number): void }>
+  }
+
+  /** Handles one request; a Promise when the answer needs the verifier (the session waits for it). */
+  handle(s: Session, r: Request): Promise<void> | undefined {
+    switch (r.method) {
+      case 'mining.submit': return this.submit(s, r)
+      case 'mining.subscribe': return this.send(s, this.subscribe(s, r))
+      case 'mining.authorize': return this.send(s, this.authorize(s, r))
+      case 'mining.suggest_difficulty': return this.send(s, this.suggest(s, r))
+      case 'mining.extranonce.subscribe':
+        s.extranonceSubscribe = true
+        return this.send(s, encodeTrue(r.id))
+      default:
+        this.m.protocolErrorsTotal.labels(String(RpcCode.methodNotFound)).inc()
+        return this.send(s, encodeError(r.id, RpcCode.methodNotFound, 'Method not found'))
+    }
+  }
+
+  private send(s: Session, line: string): undefined {
+    this.io.send(s, line)
+    return undefined
+  }
+
+  private invalidParams(id: RequestId, why: string): string {
+    this.m.protocolErrorsTotal.labels(String(RpcCode.invalidParams)).inc()
+    return encodeError(id, RpcCode.invalidParams, `Invalid params: ${why}`)
+  }
+
+  private subscribe(s: Session, r: Request): string {
+    const [agent, wanted] = r.params
+    if ((agent !== undefined && agent !== null && typeof agent !== 'string') || (wanted !== undefined && wanted !== null && typeof wanted !== 'string')) {
+      return this.invalidParams(r.id, 'expected [userAgent?, sessionId?]')
+    }
+    if (!s.subscribed) {
+      s.userAgent = typeof agent === 'string' ? agent.slice(0, 64) : ''
+      const resumed = typeof wanted === 'string' ? this.extranonce.resume(wanted, this.now()) : undefined
+      if (resumed) {
+        s.sessionId = wanted as string
+        s.extranonce1 = resumed.extranonce1
+        s.jobs = resumed.carry.jobs
+        s.difficulty = resumed.carry.difficulty
+      } else {
+        const e1 = this.extranonce.allocate()
+        if (e1 === undefined) return encodeError(r.id, MethodError.other.code, 'Other: no extranonce1 free')
+        s.sessionId = newSessionId()
+        s.extranonce1 = e1
+      }
+      s.extranonce1Hex = this.extranonce.hex(s.extranonce1)
+    }
+    return encodeResult(r.id, [s.sessionId, s.extranonce1Hex, 8 - this.o.extranonce1Bytes])
+  }
+
+  private authorize(s: Session, r: Request): string {
+    const [username, password] = r.params
+    if (typeof username !== 'string' || (password !== undefined && password !== null && typeof password !== 'string')) {
+      return this.invalidParams(r.id, 'expected [username, password?]')
+    }
+    if (!s.subscribed) return encodeError(r.id, MethodError.notSubscribed.code, MethodError.notSubscribed.message)
+    const w = parseUsername(username)
+    if (!w) return encodeError(r.id, MethodError.unauthorizedWorker.code, MethodError.unauthorizedWorker.message)
+    const opts = parsePassword(password)
+    if ('error' in opts) return this.invalidParams(r.id, opts.error.replace('Invalid params: ', ''))
+    if (opts.difficulty !== undefined) {
+      s.fixed = true
+      s.difficulty = roundDifficulty(clampDifficulty(opts.difficulty, this.o.difficultyMin, this.o.difficultyMax))
+    }
+    const first = !s.authorized
+    if (!s.workers.has(username) && s.workers.size >= 64) return encodeError(r.id, MethodError.other.code, 'Other: too many workers')
+    s.workers.set(username, w)
+    if (first) {
+      this.m.sessionsAuthorized.inc()
+      // Answer first, then set_difficulty and notify (PROTOCOL.md order).
+      this.io.send(s, encodeTrue(r.id))
+      this.assignOne(s)
+      return ''
+    }
+    return encodeTrue(r.id)
+  }
+
+  private suggest(s: Session, r: Request): string {
+    const d = r.params[0]
+    if (typeof d !== 'number' || !Number.isFinite(d) || d <= 0) return this.invalidParams(r.id, 'expected [difficulty]')
+    s.floor = clampDifficulty(d, this.o.difficultyMin, this.o.difficultyMax)
+    if (!s.fixed && (s.difficulty < s.floor || !s.authorized)) {
+      s.difficulty = roundDifficulty(s.floor)
+      this.io.send(s, encodeTrue(r.id))
+      if (s.authorized) this.retargetJob(s)
+      return ''
+    }
+    return encodeTrue(r.id)
+  }
+
+  // --- shares ---
+
+  private submit(s: Session, r: Request): Promise<void> | undefined {
+    const [workerName, jobId, nonceHex] = r.params
+    if (typeof workerName !== 'string' || typeof jobId !== 'string' || typeof nonceHex !== 'string') {
+      return this.send(s, this.invalidParams(r.id, 'expected [workerName, jobId, nonceHex]'))
+    }
+    const pre = this.precheck(s, workerName, jobId, nonceHex)
+    if (typeof pre === 'string') return this.judged(s, r.id, pre)
+    const { held, worker } = pre
+    const key = nonceHex.toLowerCase()
+    const nonce = BigInt('0x' + key)
+    const pending = this.verifier.verify(held.job.work.template, nonce)
+    if (!pending) return this.judged(s, r.id, 'busy')
+    return pending.then(
+      (hash) => {
+        held.nonces.add(key)
+        this.judged(s, r.id, this.judgeHash(s, held, hash, nonce, worker))
+      },
+      (err: unknown) => {
+        s.log.error({ err }, 'share verification failed')
+        this.judged(s, r.id, 'internal')
+      },
+    )
+  }
+
+  /** Checks 25, 24, 20, 21, 22 in PROTOCOL.md order, before any hashing. */
+  private precheck(s: Session, workerName: string, jobId: string, nonceHex: string): ShareOutcome | { held: NonNullable<ReturnType<Session['jobs']['get']>>; worker: { payoutAddress: string; worker: string } } {
+    if (!s.subscribed) return 'notSubscribed'
+    const worker = s.workers.get(workerName)
+    if (!worker) return 'unauthorized'
+    if (!NONCE_HEX_RE.test(nonceHex) || nonceHex.slice(0, s.extranonce1Hex.length).toLowerCase() !== s.extranonce1Hex) return 'malformedNonce'
+    const held = s.jobs.get(jobId)
+    if (!held || held.job.work.stale) return 'jobNotFound'
+    const key = nonceHex.toLowerCase()
+    if (held.nonces.has(key)) return 'duplicate'
+    if (held.nonces.size >= JOB_NONCES_MAX) {
+      // Bounded duplicate memory: the job is retired for this session and replaced.
+      s.jobs.delete(jobId)
+      this.retargetJob(s)
+      return 'jobNotFound'
+    }
+    return { held, worker }
+  }
+
+  private judgeHash(s: Session, held: { job: Job; difficulty: number; target: Uint8Array }, hash: Uint8Array, nonce: bigint, worker: { payoutAddress: string; worker: string }): ShareOutcome {
+    const work = held.job.work
+    // The block may have ended while the hash was computed.
+    if (work.stale) return 'jobNotFound'
+    if (!belowOrEqual(hash, held.target)) return 'lowDifficulty'
+    const z = zerosOf(hash)
+    const nowMs = this.now()
+    const ok = this.sink.add({ block: work.index, farmer: work.farmer, payoutAddress: worker.payoutAddress, worker: worker.worker, difficulty: held.difficulty, zeros: z, at: nowMs })
+    if (!ok) return 'busy'
+    s.lastValidShareMs = nowMs
+    this.m.acceptedDifficultyTotal.inc(held.difficulty)
+    if (this.bestWork.offer(work.index, work.farmer, nonce, hash, z) && z >= this.zerosTarget) this.queueRebalance()
+    if (!s.fixed) {
+      s.vardiff = vardiffRecord(s.vardiff, held.difficulty)
+      if (vardiffDue(s.vardiff, nowMs, this.vardiff)) this.retarget(s, nowMs)
+    }
+    return 'accepted'
+  }
+
+  private judged(s: Session, id: RequestId, o: ShareOutcome): undefined {
+    this.sharesBy[o].inc()
+    this.io.send(s, encodeOutcome(id, o))
+    if (o === 'busy' || o === 'internal') return undefined
+    s.sharesJudged++
+    if (countsAsInvalid(o)) s.sharesInvalid++
+    if (s.sharesJudged >= this.o.banSharesMin && s.sharesInvalid * 100 > this.o.banInvalidPercent * s.sharesJudged) {
+      s.log.warn({ judged: s.sharesJudged, invalid: s.sharesInvalid }, 'invalid-share ban')
+      this.io.ban(s)
+    }
+    return undefined
+  }
+
+  // --- vardiff ---
+
+  /** Coarse-timer hook: sessions without shares also get their difficulty lowered. */
+  tick(nowMs: number): void {
+    for (const s of this.sessions) {
+      if (s.authorized && !s.fixed && !s.closing && vardiffDue(s.vardiff, nowMs, this.vardiff)) this.retarget(s, nowMs)
+    }
+    this.extranonce.expire(nowMs)
+  }
+
+  private retarget(s: Session, nowMs: number): void {
+    const r = vardiffRetarget(s.vardiff, s.difficulty, s.floor, nowMs, this.vardiff)
+    s.vardiff = r.state
+    if (r.difficulty === undefined) return
+    s.difficulty = r.difficulty
+    this.retargetJob(s)
+  }
+
+  /** After a difficulty change: set_difficulty, then the same work under a job id this session has not seen. */
+  private retargetJob(s: Session): void {
+    const f = s.farmer
+    const key = f === undefined ? undefined : this.planted.get(f)
+    if (f === undefined || key === undefined) return
+    const cur = this.jobs.jobFor(f, key)
+    if (!cur) return
+    const job = s.jobs.has(cur.id) ? this.jobs.reissue(f, key, cur) : cur
+    if (job) this.sendJob(s, job)
+  }
+
+  // --- jobs and distribution ---
+
+  private target(d: number): Uint8Array {
+    let t = this.targets.get(d)
+    if (!t) {
+      if (this.targets.size >= TARGET_CACHE_MAX) this.targets.clear()
+      t = targetBytes(d)
+      this.targets.set(d, t)
+    }
+    return t
+  }
+
+  private sendJob(s: Session, job: Job): void {
+    if (s.announced !== s.difficulty) {
+      this.io.send(s, encodeNotification('mining.set_difficulty', [s.difficulty]))
+      s.announced = s.difficulty
+    }
+    const clean = s.jobBlock !== job.work.index
+    s.jobBlock = job.work.index
+    s.farmer = job.work.farmer
+    s.hold(job, this.target(s.difficulty))
+    this.io.send(s, notifyLine(job, clean))
+  }
+
+  onBlock(ev: BlockEvent): void {
+    const cur = this.jobs.blockIndex
+    if (cur !== undefined && ev.index <= cur) return
+    this.jobs.openBlock(ev.index, ev.entropy)
+    this.planted = new Map()
+    const maxZeros = Number(ev.stats.maxZeros)
+    // No previous work (max_zeros 0): any zeros pay, aim as high as possible.
+    this.zerosTarget = maxZeros > 0 ? maxZeros : Infinity
+    for (const s of this.sessions) {
+      s.farmer = undefined
+      s.pruneStale()
+    }
+    this.log.info({ index: ev.index, zerosTarget: maxZeros }, 'new block')
+  }
+
+  onPlanted(ev: PlantedEvent): void {
+    if (ev.index !== this.jobs.blockIndex) return
+    for (const f of ev.farmers) {
+      const key = farmerKeyOf(f)
+      if (!key) this.log.warn({ farmer: f }, 'planted farmer is not a valid address; skipped')
+      else this.planted.set(f, key)
+    }
+    this.rebalance()
+  }
+
+  markWorked(index: number, farmer: string): void {
+    if (index !== this.jobs.blockIndex) return
+    this.jobs.markWorked(index, farmer)
+    this.rebalance()
+  }
+
+  private assignOne(s: Session): void {
+    if (this.planted.size === 0) {
+      if (s.announced !== s.difficulty) {
+        this.io.send(s, encodeNotification('mining.set_difficulty', [s.difficulty]))
+        s.announced = s.difficulty
+      }
+      return
+    }
+    this.rebalance()
+  }
+
+  private queueRebalance(): void {
+    if (this.rebalanceQueued) return
+    this.rebalanceQueued = true
+    setImmediate(() => {
+      this.rebalanceQueued = false
+      this.rebalance()
+    })
+  }
+
+  /** Recomputes the distribution; sessions whose farmer changed (or that have no job) get one. */
+  rebalance(): void {
+    const index = this.jobs.blockIndex
+    if (index === undefined || this.planted.size === 0) return
+    const started = process.hrtime.bigint()
+    const farmers = [...this.planted.keys()].map((f) => ({ farmer: f, bestZeros: this.bestWork.best(index, f)?.zeros ?? 0, worked: this.jobs.isWorked(f) }))
+    const loads = []
+    const byId = new Map<number, Session>()
+    for (const s of this.sessions) {
+      if (!s.authorized || s.closing) continue
+      byId.set(s.id, s)
+      const rate = s.vardiff.hashrate > 0 ? s.vardiff.hashrate : s.difficulty / this.o.vardiffTargetSeconds
+      loads.push({ id: s.id, hashrate: rate, farmer: s.jobBlock === index ? s.farmer : undefined })
+    }
+    const plan = distribute({ farmers, sessions: loads, zerosTarget: this.zerosTarget, slackRatio: SLACK_RATIO })
+    let sent = 0
+    for (const [id, farmer] of plan) {
+      const s = byId.get(id)!
+      if (s.jobBlock === index && s.farmer === farmer) continue
+      const job = this.jobs.jobFor(farmer, this.planted.get(farmer)!)
+      if (!job) continue
+      this.sendJob(s, s.jobs.has(job.id) && s.jobs.get(job.id)!.difficulty !== s.difficulty ? this.jobs.reissue(farmer, this.planted.get(farmer)!, job) ?? job : job)
+      sent++
+    }
+    if (sent > 0) this.m.notifySeconds.observe(Number(process.hrtime.bigint() - started) / 1e9)
+  }
+
+  /** A session ended: keep its extranonce1 and jobs for resume. */
+  detach(s: Session): void {
+    if (this.sessions.delete(s) && s.authorized) this.m.sessionsAuthorized.dec()
+    if (s.subscribed && s.sessionId !== undefined) {
+      s.pruneStale()
+      this.extranonce.park(s.sessionId, s.extranonce1, { jobs: s.jobs, difficulty: s.difficulty }, this.now())
+    }
+  }
+}

@@ -1,0 +1,142 @@
+// Share verification on a Piscina pool with micro-batching: shares arriving
+// within `batchMs` (or `batchMax` of them) travel to a worker as one buffer of
+// preimages and come back as one buffer of hashes — one message per batch instead
+// of one per share, which is what lets the pool scale across cores.
+//
+// Bounded: at most threads + queueMax tasks outstanding plus one forming batch.
+// When that is full `verify()` returns undefined (the submit answers "busy" and
+// the server pauses the socket); nothing queues without bound.
+import { Piscina } from 'piscina'
+import { compiledWorkerFile } from './worker-file.js'
+import { PREIMAGE_BYTES, HASH_BYTES, type VerifyTask } from './verify-task.js'
+import type { Metrics } from '../metrics/metrics.js'
+
+export interface VerifierOptions {
+  threads: number
+  batchMax: number
+  batchMs: number
+  queueMax: number
+  idleTimeoutMs: number
+  metrics?: Metrics
+}
+
+/** What the stratum server needs: a hash for a preimage, or undefined = busy. */
+export interface ShareVerifier {
+  verify(template: Uint8Array, nonce: bigint): Promise<Uint8Array> | undefined
+}
+
+interface Batch {
+  buf: Uint8Array
+  count: number
+  waiters: ((hash: Uint8Array) => void)[]
+  failers: ((err: unknown) => void)[]
+  startedNs: bigint
+}
+
+export class Verifier implements ShareVerifier {
+  private readonly pool: Piscina<VerifyTask, ArrayBuffer>
+  private forming: Batch | undefined
+  /** A full batch waiting for capacity. */
+  private waiting: Batch | undefined
+  private outstanding = 0
+  private timer: NodeJS.Timeout | undefined
+  private readonly capacity: number
+  private closed = false
+
+  constructor(private readonly o: VerifierOptions) {
+    this.capacity = o.threads + o.queueMax
+    this.pool = new Piscina({
+      filename: compiledWorkerFile(import.meta.url, 'verify-task'),
+      minThreads: o.threads,
+      maxThreads: o.threads,
+      idleTimeout: o.idleTimeoutMs,
+      maxQueue: o.queueMax,
+      // Each task is a CPU-bound batch: one at a time per thread.
+      concurrentTasksPerWorker: 1,
+    })
+  }
+
+  /** Tasks dispatched and not finished. */
+  get tasksOutstanding(): number {
+    return this.outstanding
+  }
+
+  verify(template: Uint8Array, nonce: bigint): Promise<Uint8Array> | undefined {
+    if (this.closed) return undefined
+    let b = this.forming
+    if (!b) {
+      if (this.waiting) return undefined
+      b = this.newBatch()
+      this.forming = b
+      this.arm()
+    }
+    const at = b.count * PREIMAGE_BYTES
+    b.buf.set(template, at)
+    new DataView(b.buf.buffer, b.buf.byteOffset + at + 4, 8).setBigUint64(0, nonce, false)
+    b.count++
+    const p = new Promise<Uint8Array>((resolve, reject) => {
+      b.waiters.push(resolve)
+      b.failers.push(reject)
+    })
+    if (b.count >= this.o.batchMax) this.seal()
+    return p
+  }
+
+  private newBatch(): Batch {
+    return { buf: new Uint8Array(this.o.batchMax * PREIMAGE_BYTES), count: 0, waiters: [], failers: [], startedNs: process.hrtime.bigint() }
+  }
+
+  private arm(): void {
+    // One timer per forming batch, not per share.
+    if (this.o.batchMs <= 0) setImmediate(() => this.seal())
+    else this.timer = setTimeout(() => this.seal(), this.o.batchMs)
+  }
+
+  private seal(): void {
+    const b = this.forming
+    if (!b || b.count === 0) return
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = undefined
+    this.forming = undefined
+    if (this.outstanding >= this.capacity) this.waiting = b
+    else this.dispatch(b)
+  }
+
+  private dispatch(b: Batch): void {
+    this.outstanding++
+    const m = this.o.metrics
+    m?.verifyBatchShares.observe(b.count)
+    // Transferred, not copied: this thread no longer owns the buffer.
+    const preimages = b.buf.buffer as ArrayBuffer
+    const task = this.pool.run({ preimages, count: b.count }, { transferList: [preimages] })
+    m?.verifyQueueDepth.set(this.pool.queueSize)
+    task.then(
+      (hashes) => {
+        this.done()
+        m?.verifySeconds.observe(Number(process.hrtime.bigint() - b.startedNs) / 1e9)
+        const all = new Uint8Array(hashes)
+        for (let i = 0; i < b.count; i++) b.waiters[i]!(all.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES))
+      },
+      (err: unknown) => {
+        this.done()
+        for (const f of b.failers) f(err)
+      },
+    )
+  }
+
+  private done(): void {
+    this.outstanding--
+    this.o.metrics?.verifyQueueDepth.set(this.pool.queueSize)
+    const w = this.waiting
+    if (w && this.outstanding < this.capacity) {
+      this.waiting = undefined
+      this.dispatch(w)
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    this.seal()
+    await this.pool.close()
+  }
+}
