@@ -1,5 +1,25 @@
-import { PoolError, ErrorCode } from '../errors.js'
+// `kale-pool migrate [--schema NAME]`: applies the database migrations and exits.
+// Uses the same connection as the pool (DATABASE_URL, or the embedded database
+// under DATA_DIR); prints what it applied.
+import { parseArgs, argError } from '../args.js'
+import { loadConfig } from '../config.js'
+import { openDb } from '../ledger/db.js'
+import { migrate } from '../ledger/migrate.js'
 
-export async function run(_argv: readonly string[]): Promise<number> {
-  throw new PoolError(ErrorCode.INTERNAL, 'migrate is not built yet')
+const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/
+
+export async function run(argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv, ['schema'])
+  if (args.positionals.length > 0) throw argError(`unexpected argument "${args.positionals[0]}"`)
+  const schema = args.flags.get('schema')
+  if (schema === true || (schema !== undefined && !SCHEMA_PATTERN.test(schema))) throw argError('--schema must match [a-z_][a-z0-9_]{0,62}')
+  const config = loadConfig(process.env)
+  const db = await openDb({ databaseUrl: config.databaseUrl as string | undefined, dataDir: String(config.dataDir), poolMax: 1, ...(schema === undefined ? {} : { schema }) })
+  try {
+    const applied = await migrate(db.sql)
+    process.stdout.write(applied.length === 0 ? `migrate: ${db.where}: up to date\n` : `migrate: ${db.where}: applied ${applied.join(', ')}\n`)
+    return 0
+  } finally {
+    await db.close()
+  }
 }

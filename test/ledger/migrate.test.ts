@@ -1,0 +1,96 @@
+import { spawn } from 'node:child_process'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { migrate, loadMigrations, sqlDir } from '../../src/ledger/migrate.js'
+import { isPoolError } from '../../src/errors.js'
+import { DATABASE_URL, openTestDb, urlOf, type TestDb } from './db.js'
+
+const CLI = new URL('../../dist/cli.js', import.meta.url).pathname
+
+function runMigrate(url: string, schema: string | undefined): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, 'migrate', ...(schema === undefined ? [] : ['--schema', schema])], {
+      env: { ...process.env, DATABASE_URL: url, LOG_LEVEL: 'silent' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()))
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      resolve({ code, out, err })
+    })
+  })
+}
+
+describe('migrations', () => {
+  let db: TestDb
+  beforeAll(async () => {
+    db = await openTestDb('migrate', { migrate: false, embeddedConnectionsMax: 4 })
+  })
+  afterAll(async () => {
+    await db?.dispose()
+  })
+
+  it('apply from empty, then are a no-op', async () => {
+    const first = await migrate(db.sql)
+    expect(first).toEqual(loadMigrations().map((m) => `${String(m.version).padStart(3, '0')}_${m.name}`))
+    expect(first.length).toBeGreaterThan(0)
+    expect(await migrate(db.sql)).toEqual([])
+    const rows = await db.sql`SELECT version FROM schema_migrations ORDER BY version`
+    expect(rows.map((r) => r.version)).toEqual(loadMigrations().map((m) => m.version))
+  })
+
+  it('refuse a migration file changed after it was applied', async () => {
+    const changed = loadMigrations().map((m) => ({ ...m, sha256: '0'.repeat(64) }))
+    const err = await migrate(db.sql, changed).catch((e: unknown) => e)
+    expect(isPoolError(err, 'DATABASE_MIGRATION')).toBe(true)
+    expect((err as Error).message).toMatch(/changed after it was applied/)
+  })
+
+  it('refuse to run on a schema newer than the code', async () => {
+    const err = await migrate(db.sql, loadMigrations().slice(0, 0)).catch((e: unknown) => e)
+    expect(isPoolError(err, 'DATABASE_MIGRATION')).toBe(true)
+    expect((err as Error).message).toMatch(/does not know/)
+  })
+
+  it('a failing migration leaves nothing behind (one transaction)', async () => {
+    const broken = [...loadMigrations(), { version: 998, name: 'half', text: 'CREATE TABLE half_done (a int); SELECT * FROM no_such_table;', sha256: 'x' }]
+    await expect(migrate(db.sql, broken)).rejects.toThrow(/no_such_table/)
+    const t = await db.sql`SELECT to_regclass('half_done') AS t`
+    expect(t[0]!.t).toBeNull()
+    const v = await db.sql`SELECT count(*)::int AS n FROM schema_migrations WHERE version = 998`
+    expect(v[0]!.n).toBe(0)
+    expect(sqlDir()).toMatch(/sql$/)
+  })
+
+  it('two processes migrating the same empty schema at once apply everything exactly once', async () => {
+    // A fresh database whose own connection stays idle meanwhile (PGlite is one
+    // backend session shared by every socket connection).
+    const fresh = await openTestDb('migrate_two', { migrate: false, embeddedConnectionsMax: 4 })
+    const schema = DATABASE_URL ? fresh.schema : undefined
+    const url = urlOf(fresh)
+    const [a, b] = await Promise.all([runMigrate(url, schema), runMigrate(url, schema)])
+    expect(a.err + b.err).toBe('')
+    expect([a.code, b.code]).toEqual([0, 0])
+    const outs = [a.out, b.out]
+    // exactly one of them applied the migrations, the other found them applied
+    expect(outs.filter((o) => /applied 001_ledger/.test(o))).toHaveLength(1)
+    expect(outs.filter((o) => /up to date/.test(o))).toHaveLength(1)
+    try {
+      const rows = await fresh.sql.unsafe(`SELECT count(*)::int AS n FROM ${fresh.schema}.schema_migrations`)
+      expect(rows[0]!.n).toBe(loadMigrations().length)
+    } finally {
+      await fresh.dispose()
+    }
+  })
+
+  it('the balance ledger is append-only', async () => {
+    await db.sql`INSERT INTO balance_entries (miner, amount_stroops, kind, cause) VALUES ('GA', 5, 'reward', 'reward:1:GA')`
+    await expect(db.sql`UPDATE balance_entries SET amount_stroops = 6`).rejects.toThrow(/append-only/)
+    await expect(db.sql`DELETE FROM balance_entries`).rejects.toThrow(/append-only/)
+    await expect(db.sql`INSERT INTO balance_entries (miner, amount_stroops, kind, cause) VALUES ('GA', 5, 'reward', 'reward:1:GA')`).rejects.toThrow(/duplicate|unique/i)
+    await expect(db.sql`INSERT INTO balance_entries (miner, amount_stroops, kind, cause) VALUES ('GA', 5, 'payout', 'payout:1:GA')`).rejects.toThrow(/check/i)
+  })
+})
