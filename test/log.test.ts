@@ -117,6 +117,20 @@ describe('log redaction', () => {
     expect(lines).toHaveLength(1)
   })
 
+  it('on a TTY (script(1) gives the child one), lines are human-readable and still scrubbed', () => {
+    const script = `import { createLogger } from './dist/log.js'; createLogger('info').info({ seed: '${SEED}', n: 1 }, 'hello tty')`
+    const r = spawnSync('script', ['-qec', `${process.execPath} --input-type=module -e "${script}"`, '/dev/null'], { encoding: 'utf8', timeout: 10_000 })
+    if (r.error) {
+      console.warn(`*** TTY logging NOT checked: script(1) unavailable (${String(r.error)}) ***`)
+      return
+    }
+    expect(r.status).toBe(0)
+    expect(r.stdout).toMatch(/INFO.*\(kale-pool\).*hello tty/)
+    expect(r.stdout).not.toMatch(/^\{"level"/m)
+    expect(r.stdout).toContain('[redacted]')
+    expect(r.stdout).not.toContain(SEED)
+  })
+
   it('without a destination and no TTY, JSON lines go to stdout', () => {
     const script = `import { createLogger } from './dist/log.js'; const l = createLogger('info'); l.info({ seed: '${SEED}' }, 'hello'); l.flush()`
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10_000 })
