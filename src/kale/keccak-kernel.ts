@@ -1,0 +1,142 @@
+// The JavaScript side of the WebAssembly keccak kernels (keccak-wasm.ts): one
+// instance per thread for batch hashing, and one per NonceSearch for mining.
+import { PoolError, ErrorCode } from '../errors.js'
+import { FOUND_RECORD_BYTES, FOUND_RECORDS_MAX, MEM, PAGE_BYTES, instantiateKernel, keccakKernelModule, type WasmMemory } from './keccak-wasm.js'
+import { PREIMAGE_BYTES, U64_MAX } from './preimage.js'
+
+export const HASH_BYTES = 32
+
+interface KernelExports {
+  memory: WasmMemory
+  hashBatch(inPtr: number, outPtr: number, n: number): void
+  mine(startNonce: bigint, count: number): number
+}
+
+function instantiate(): KernelExports {
+  return instantiateKernel(keccakKernelModule()) as KernelExports
+}
+
+/** Preimages hashed per kernel call: bounds the kernel's memory at ~2.3 MB. */
+export const BATCH_CHUNK_MAX = 16_384
+
+let shared: { k: KernelExports; bytes: Uint8Array } | undefined
+
+function sharedKernel(): { k: KernelExports; bytes: Uint8Array } {
+  if (shared) return shared
+  const k = instantiate()
+  const need = MEM.heap + BATCH_CHUNK_MAX * (PREIMAGE_BYTES + HASH_BYTES)
+  const have = k.memory.buffer.byteLength
+  if (need > have) k.memory.grow(Math.ceil((need - have) / PAGE_BYTES))
+  shared = { k, bytes: new Uint8Array(k.memory.buffer) }
+  return shared
+}
+
+/**
+ * Hashes `count` packed 76-byte preimages (`preimages.length` ≥ 76 × count) into
+ * `out` (32 × count bytes, allocated when omitted) and returns it. Hash i is
+ * `out.subarray(32 * i, 32 * i + 32)`. Synchronous, no allocation per hash: this is
+ * what share verification calls on its worker threads.
+ */
+export function keccak256Batch76(preimages: Uint8Array, count = Math.floor(preimages.length / PREIMAGE_BYTES), out?: Uint8Array): Uint8Array {
+  if (!Number.isInteger(count) || count < 0 || preimages.length < count * PREIMAGE_BYTES) {
+    throw new PoolError(ErrorCode.ARGUMENT_INVALID, 'preimages must hold count × 76 bytes')
+  }
+  const result = out ?? new Uint8Array(count * HASH_BYTES)
+  if (result.length < count * HASH_BYTES) throw new PoolError(ErrorCode.ARGUMENT_INVALID, 'out must hold count × 32 bytes')
+  const { k, bytes } = sharedKernel()
+  const inPtr = MEM.heap
+  const outPtr = MEM.heap + BATCH_CHUNK_MAX * PREIMAGE_BYTES
+  for (let done = 0; done < count; ) {
+    const n = Math.min(BATCH_CHUNK_MAX, count - done)
+    bytes.set(preimages.subarray(done * PREIMAGE_BYTES, (done + n) * PREIMAGE_BYTES), inPtr)
+    k.hashBatch(inPtr, outPtr, n)
+    result.set(bytes.subarray(outPtr, outPtr + n * HASH_BYTES), done * HASH_BYTES)
+    done += n
+  }
+  return result
+}
+
+/** keccak256 of one 76-byte preimage through the kernel (a fresh 32-byte array). */
+export function keccak256Of76(pre: Uint8Array): Uint8Array {
+  const { k, bytes } = sharedKernel()
+  bytes.set(pre, MEM.heap)
+  k.hashBatch(MEM.heap, MEM.heap + PREIMAGE_BYTES, 1)
+  return bytes.slice(MEM.heap + PREIMAGE_BYTES, MEM.heap + PREIMAGE_BYTES + HASH_BYTES)
+}
+
+/** Leading zero nibbles of the hash at `hashes[offset .. offset+32)`. */
+export function zerosAt(hashes: Uint8Array, offset: number): number {
+  let n = 0
+  for (let i = offset; i < offset + HASH_BYTES; i++) {
+    const b = hashes[i]!
+    if (b === 0) {
+      n += 2
+      continue
+    }
+    if (b < 0x10) n += 1
+    break
+  }
+  return n
+}
+
+export interface FoundNonce {
+  nonce: bigint
+  hash: Uint8Array
+}
+
+export interface SearchResult {
+  /** Nonces hashed (fewer than asked only when foundMax was reached or the nonce space ended). */
+  hashes: number
+  /** Nonces whose hash ≤ target, in nonce order, at most foundMax. */
+  found: FoundNonce[]
+}
+
+/** Nonces per search() call at most, so one call stays well under a second. */
+export const SEARCH_COUNT_MAX = 1 << 24
+
+/**
+ * A mining loop over one preimage template, inside WebAssembly. Each instance owns
+ * its kernel instance (one per mining thread). Usage:
+ *   const s = new NonceSearch(); s.setWork(preimage76, target32)
+ *   const { hashes, found } = s.search(startNonce, count)
+ */
+export class NonceSearch {
+  private readonly k = instantiate()
+  private readonly view = new DataView(this.k.memory.buffer)
+  private readonly bytes = new Uint8Array(this.k.memory.buffer)
+  private ready = false
+
+  /** `template`: the 76-byte preimage (its nonce bytes 4..11 are ignored); `target`: 32 big-endian bytes. */
+  setWork(template: Uint8Array, target: Uint8Array): void {
+    if (template.length !== PREIMAGE_BYTES) throw new PoolError(ErrorCode.ARGUMENT_INVALID, 'template must be 76 bytes')
+    if (target.length !== HASH_BYTES) throw new PoolError(ErrorCode.ARGUMENT_INVALID, 'target must be 32 bytes')
+    this.bytes.set(template, MEM.template)
+    const t = new DataView(target.buffer, target.byteOffset, HASH_BYTES)
+    for (let w = 0; w < 4; w++) this.view.setBigUint64(MEM.target + 8 * w, t.getBigUint64(8 * w, false), true)
+    this.ready = true
+  }
+
+  /** Hashes nonces start, start+1, … (count of them, bounded by 2^64-1); returns found nonces, at most foundMax. */
+  search(start: bigint, count: number, foundMax = 16): SearchResult {
+    if (!this.ready) throw new PoolError(ErrorCode.ARGUMENT_INVALID, 'setWork() before search()')
+    if (typeof start !== 'bigint' || start < 0n || start > U64_MAX) throw new PoolError(ErrorCode.ARGUMENT_INVALID, 'start nonce must be 0..2^64-1')
+    if (!Number.isInteger(count) || count < 0 || count > SEARCH_COUNT_MAX) {
+      throw new PoolError(ErrorCode.ARGUMENT_INVALID, `count must be an integer 0..${SEARCH_COUNT_MAX}`)
+    }
+    if (!Number.isInteger(foundMax) || foundMax < 1 || foundMax > FOUND_RECORDS_MAX) {
+      throw new PoolError(ErrorCode.ARGUMENT_INVALID, `foundMax must be an integer 1..${FOUND_RECORDS_MAX}`)
+    }
+    const room = U64_MAX - start + 1n
+    const n = room < BigInt(count) ? Number(room) : count
+    this.view.setInt32(MEM.foundMax, foundMax, true)
+    this.view.setInt32(MEM.foundCount, 0, true)
+    const hashes = n === 0 ? 0 : this.k.mine(start, n)
+    const found: FoundNonce[] = []
+    const fc = this.view.getInt32(MEM.foundCount, true)
+    for (let i = 0; i < fc; i++) {
+      const at = MEM.found + FOUND_RECORD_BYTES * i
+      found.push({ nonce: this.view.getBigUint64(at, true), hash: this.bytes.slice(at + 8, at + 8 + HASH_BYTES) })
+    }
+    return { hashes, found }
+  }
+}
