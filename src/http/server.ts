@@ -85,7 +85,13 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     ...opts,
   }
   const gate = adminGate(o.adminToken)
-  const server = http.createServer({ maxHeaderSize: HEADER_BYTES_MAX, requestTimeout: o.requestTimeoutMs, headersTimeout: Math.min(o.requestTimeoutMs, 60_000) })
+  const server = http.createServer({
+    maxHeaderSize: HEADER_BYTES_MAX,
+    requestTimeout: o.requestTimeoutMs,
+    headersTimeout: Math.min(o.requestTimeoutMs, 60_000),
+    // Node checks those timeouts on this one coarse timer (default 30 s: a slow drip would live that long).
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(o.requestTimeoutMs / 4))),
+  })
   server.maxHeadersCount = HEADERS_COUNT_MAX
   server.maxConnections = o.connectionsMax
   server.keepAliveTimeout = KEEP_ALIVE_MS

@@ -325,6 +325,28 @@ describe('limits and failures', () => {
     expect((await get('/api/pool')).status).toBe(200)
   })
 
+  it('a client that drips its request slower than the request timeout gets 408 and is cut off', async () => {
+    const s = await startHttpServer({ host: '127.0.0.1', port: 0, view, metrics: createMetrics(), logger: silentLogger(), requestTimeoutMs: 400 })
+    try {
+      const t0 = Date.now()
+      const out = await new Promise<string>((resolve) => {
+        const sock = net.connect(s.port, '127.0.0.1')
+        let got = ''
+        sock.on('data', (d) => (got += d.toString()))
+        sock.on('close', () => resolve(got))
+        sock.on('error', () => {})
+        sock.write('GET /api/pool HTTP/1.1\r\nHost: x\r\n')
+        const drip = setInterval(() => sock.writable && sock.write('X-A: b\r\n'), 100)
+        sock.on('close', () => clearInterval(drip))
+        setTimeout(() => sock.destroy(), 5000)
+      })
+      expect(out).toMatch(/^HTTP\/1\.1 408/)
+      expect(Date.now() - t0).toBeLessThan(2000)
+    } finally {
+      await s.close()
+    }
+  })
+
   it('headers over 16 KiB → 431', async () => {
     const out = await raw(`GET /api/pool HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)
     expect(out).toMatch(/^HTTP\/1\.1 431/)
