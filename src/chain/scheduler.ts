@@ -50,6 +50,8 @@ export interface SchedulerOptions {
 const SELF_HASH_NONCES = 256
 const HARVEST_RETRY_LEDGERS = 5
 const WATCH_POLLS_PER_LEDGER = 4
+/** Stellar closes a ledger at most every 5 s of ledger time */
+const LEDGER_SECONDS_MIN = 5
 
 /** Events: 'block' (BlockEvent), 'planted' (PlantedEvent), 'harvested' (HarvestedEvent). */
 export class Scheduler extends EventEmitter {
@@ -63,6 +65,7 @@ export class Scheduler extends EventEmitter {
   private readonly plantDone = new Set<number>()
   private readonly workDone = new Set<number>()
   private lastHarvestLedger = 0
+  private plantRun: Promise<void> | undefined
   private harvestBacklog = true
   private readonly inflight = new Set<Promise<unknown>>()
 
@@ -113,14 +116,19 @@ export class Scheduler extends EventEmitter {
     this.current = ev
     this.emit('block', ev)
     this.o.log.info({ index: ev.index, ledger: ev.ledger }, 'new block')
-    this.phase(`plant:${ev.index}`, () => this.plantAll(ev.index))
+    this.phase(`plant:${ev.index}`, () => (this.plantRun = this.plantAll(ev.index)))
     this.harvestBacklog = true
     this.maybeHarvest(view)
   }
 
   private onView(view: ChainView): void {
     const cur = this.current
-    if (!cur || this.stopped) return
+    if (this.stopped) return
+    if (!cur) {
+      // Genesis (no Block yet) or an evicted block: the pool's plant creates it.
+      if (!view.block && !view.paused) this.phase('open:none', () => this.openNext(view.farmIndex - 1))
+      return
+    }
     if (view.farmIndex === cur.index) {
       if (!this.plantDone.has(cur.index) && !isWorkDue(cur.timestamp, view.closeTime, this.o.workLeadSeconds)) {
         this.phase(`plant:${cur.index}`, () => this.plantAll(cur.index))
@@ -128,7 +136,8 @@ export class Scheduler extends EventEmitter {
       if (!this.workDone.has(cur.index) && isWorkDue(cur.timestamp, view.closeTime, this.o.workLeadSeconds)) {
         this.phase(`work:${cur.index}`, () => this.workAll(cur))
       }
-      if (mayOpenNext(cur.timestamp, view.closeTime)) this.phase(`open:${cur.index}`, () => this.openNext(cur.index))
+      // Simulation runs at the next ledger's time (+5 s), so ask one ledger early; a #8 means "not yet" and retries.
+      if (mayOpenNext(cur.timestamp, view.closeTime + LEDGER_SECONDS_MIN)) this.phase(`open:${cur.index}`, () => this.openNext(cur.index))
     }
     this.maybeHarvest(view)
   }
@@ -225,6 +234,7 @@ export class Scheduler extends EventEmitter {
     }))
     if (this.stopped) return
     if (!retry) this.plantDone.add(index)
+    this.o.log.debug({ index, planted: planted.size, ledger: this.o.clock.ledger }, 'plants applied')
     this.o.metrics?.pailsTotal.inc({ stage: 'planted' }, planted.size)
     const ev: PlantedEvent = { index, farmers: [...planted] }
     this.emit('planted', ev)
@@ -278,7 +288,7 @@ export class Scheduler extends EventEmitter {
       },
     })
     // #8 here means the simulation still saw block `index`: not yet time; the next ledger tries again.
-    if (res.status === 'contract-error' && res.code === 8 && target === index + 1) return
+    if (res.status === 'contract-error') return
     if (target > index) await this.settle(pk, target, 'plant', res, { amountStroops: 0n })
   }
 
@@ -336,6 +346,8 @@ export class Scheduler extends EventEmitter {
   }
 
   private async harvestDue(view: ChainView): Promise<void> {
+    // Plants are time-critical, harvests are not: let the block's plants take the lanes first.
+    await this.plantRun?.catch(() => undefined)
     const unsettled = await this.o.store.unsettledOps()
     const byBlock = new Map<number, Set<string>>()
     for (const op of unsettled) {
