@@ -1,12 +1,12 @@
 // The devnet's ledger machine: state, the queue of admitted transactions, the
 // ledger close (apply in arrival order, evict expired temporary entries, keep
 // results for getTransaction) and the read side the RPC server answers from.
-import { xdr, Keypair, TransactionBuilder, Operation, Account } from '@stellar/stellar-sdk'
+import { xdr, Keypair, StrKey, TransactionBuilder, Operation, Account } from '@stellar/stellar-sdk'
 import { Scratch, evictExpired, newFarmBlock, LEDGER_SECONDS, STROOPS_PER_XLM, type LedgerState } from './state.js'
 import { admit, applyTx, decodeEnvelope, type ChainCtx, type PendingTx, type TxRecord } from './tx-apply.js'
 import { decodeCall, runCall, recordAuth, footprintOf, resourceFeeFor, sorobanData, errorString } from './invoke.js'
 import { txResult, type Ids, type XdrBuilder } from './xdr.js'
-import { ledgerHeaderJson, txMetaXdr } from './ledger-xdr.js'
+import { ledgerHeaderJson, txMetaXdr, diagnosticsOf, errorEvent } from './ledger-xdr.js'
 
 export const PROTOCOL_VERSION = 23
 export const RECORDS_LEDGERS_MAX = 1440
@@ -187,7 +187,8 @@ export class Chain {
     } catch (err) {
       const msg = errorString(err)
       if (msg === null) throw err
-      return { error: `${msg}\n\nEvent log (newest first):\n   0: [Diagnostic Event] contract call failed`, latestLedger, events: [] }
+      const ev = errorEvent(StrKey.decodeContract(this.ctx.ids.contractId), msg)
+      return { error: `${msg}\n\nEvent log (newest first):\n   0: [Diagnostic Event] contract call failed`, latestLedger, events: ev ? [ev.toXdr('base64')] : [] }
     }
   }
 
@@ -207,7 +208,7 @@ export class Chain {
       resultMetaXdr: txMetaXdr(this.ctx, rec),
       ledger: rec.ledger,
       createdAt: String(rec.createdAt),
-      ...(rec.error ? { diagnosticEventsXdr: [] } : {}),
+      ...(rec.error ? { diagnosticEventsXdr: diagnosticsOf(this.ctx, rec).map((e) => e.toXdr('base64')) } : {}),
     }
   }
 

@@ -1,6 +1,6 @@
 // Ledger headers, close meta and transaction meta as real XDR: what
 // getLatestLedger and getTransaction return and the SDK parses.
-import { xdr, hash as sha256 } from '@stellar/stellar-sdk'
+import { xdr, StrKey, hash as sha256 } from '@stellar/stellar-sdk'
 import { BASE_FEE_STROOPS, BASE_RESERVE_STROOPS, type LedgerState } from './state.js'
 import type { ChainCtx, TxRecord } from './tx-apply.js'
 
@@ -52,6 +52,12 @@ export function ledgerHeaderJson(st: LedgerState, prevHash: Uint8Array, protocol
 
 const metaCache = new Map<string, string>()
 
+export function diagnosticsOf(ctx: ChainCtx, rec: TxRecord): xdr.DiagnosticEvent[] {
+  if (!rec.error) return []
+  const ev = errorEvent(StrKey.decodeContract(ctx.ids.contractId), rec.error)
+  return ev ? [ev] : []
+}
+
 /** TransactionMeta v4: per-operation changes (created accounts) and the Soroban return value. */
 export function txMetaXdr(ctx: ChainCtx, rec: TxRecord): string {
   const hit = metaCache.get(rec.hash)
@@ -75,10 +81,39 @@ export function txMetaXdr(ctx: ChainCtx, rec: TxRecord): string {
       txChangesAfter: [],
       sorobanMeta: isSoroban ? new xdr.SorobanTransactionMetaV2({ ext: xdr.SorobanTransactionMetaExt.v0(), returnValue: rec.returnValue }) : null,
       events: [],
-      diagnosticEvents: [],
+      diagnosticEvents: diagnosticsOf(ctx, rec),
     }),
   ).toXdr('base64')
   if (metaCache.size > 20_000) metaCache.clear()
   metaCache.set(rec.hash, meta)
   return meta
+}
+
+const ERROR_TYPES: Record<string, string> = { Contract: 'sceContract', Auth: 'sceAuth', Storage: 'sceStorage', Value: 'sceValue', WasmVm: 'sceWasmVm', Context: 'sceContext' }
+
+/** The ScError of "HostError: Error(Type, #N | Code)". */
+export function scErrorOf(message: string): xdr.ScError | null {
+  const m = /Error\((\w+), (?:#(\d+)|(\w+))\)/.exec(message)
+  if (!m) return null
+  const arm = ERROR_TYPES[m[1]!]
+  if (!arm) return null
+  const E = xdr.ScError as unknown as Record<string, (x: unknown) => xdr.ScError>
+  if (m[2] !== undefined) return arm === 'sceContract' ? E.sceContract!(Number(m[2])) : null
+  const code = (xdr.ScErrorCode as unknown as Record<string, unknown>)[`scec${m[3]}`]
+  return code === undefined || arm === 'sceContract' ? null : E[arm]!(code)
+}
+
+/** A diagnostic "error" event as the host emits for a failed call: topics [error, ScError], data message. */
+export function errorEvent(contractId: Uint8Array, message: string): xdr.DiagnosticEvent | null {
+  const err = scErrorOf(message)
+  if (!err) return null
+  return new xdr.DiagnosticEvent({
+    inSuccessfulContractCall: false,
+    event: new xdr.ContractEvent({
+      ext: xdr.ExtensionPoint.v0(),
+      contractId: new xdr.ContractId(Buffer.from(contractId)),
+      type: xdr.ContractEventType.diagnostic,
+      body: xdr.ContractEventBody.v0(new xdr.ContractEventV0({ topics: [xdr.ScVal.scvSymbol('error'), xdr.ScVal.scvError(err)], data: xdr.ScVal.scvString(message) })),
+    } as never),
+  })
 }
