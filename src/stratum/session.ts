@@ -96,8 +96,11 @@ export class Session {
 
   /** Remembers a job sent at the current difficulty, evicting the oldest beyond SESSION_JOBS_MAX. */
   hold(job: Job, target: Uint8Array): void {
+    const had = this.jobs.get(job.id)
     this.jobs.delete(job.id)
-    this.jobs.set(job.id, { job, difficulty: this.difficulty, target, nonces: new Set() })
+    // Re-sent at the same difficulty (e.g. after a resume): keep its duplicate set.
+    const keep = had !== undefined && had.difficulty === this.difficulty
+    this.jobs.set(job.id, keep ? had : { job, difficulty: this.difficulty, target, nonces: new Set() })
     while (this.jobs.size > SESSION_JOBS_MAX) {
       const oldest = this.jobs.keys().next()
       if (oldest.done) break

@@ -1,0 +1,165 @@
+// Pure parts: framing, parsing, vardiff, work distribution, extranonce allocation.
+import { describe, it, expect } from 'vitest'
+import { LineFramer } from '../../src/stratum/framing.js'
+import { parseLine, encodeOutcome, SHARE_OUTCOMES } from '../../src/stratum/protocol.js'
+import { vardiffStart, vardiffRecord, vardiffRetarget, vardiffDue, type VardiffParams } from '../../src/stratum/vardiff.js'
+import { distribute, eligibleFarmers, expectedZeros } from '../../src/stratum/distribution.js'
+import { ExtranonceAllocator, RESUME_MS } from '../../src/stratum/extranonce.js'
+import { parsePassword, parseUsername } from '../../src/stratum/session.js'
+import { PAYOUT } from './helpers.js'
+
+describe('LineFramer', () => {
+  it('cuts lines across chunks, strips \\r, skips empty lines', () => {
+    const f = new LineFramer(100)
+    f.push(Buffer.from('ab'))
+    expect(f.next()).toBeUndefined()
+    f.push(Buffer.from('c\r\n\n\r\nde\nf'))
+    expect([f.next(), f.next(), f.next()]).toEqual(['abc', 'de', undefined])
+    expect(f.bufferedBytes).toBe(1)
+  })
+  it('reports oversize before the newline arrives and for complete long lines', () => {
+    const f = new LineFramer(4)
+    f.push(Buffer.from('12345'))
+    expect(f.next()).toBe('oversize')
+    const g = new LineFramer(4)
+    g.push(Buffer.from('1234\n12345\n'))
+    expect([g.next(), g.next()]).toEqual(['1234', 'oversize'])
+  })
+  it('releases the receive buffer once every line is consumed', () => {
+    const f = new LineFramer(10)
+    f.push(Buffer.from('a\n'))
+    f.next()
+    f.next()
+    expect(f.bufferedBytes).toBe(0)
+  })
+})
+
+describe('parseLine', () => {
+  it('keeps ids verbatim and defaults params', () => {
+    expect(parseLine('{"id":"x","method":"m"}')).toEqual({ ok: true, request: { id: 'x', method: 'm', params: [] } })
+    expect(parseLine('{"id":1.5,"method":"m","params":[1]}')).toMatchObject({ ok: true, request: { id: 1.5 } })
+  })
+  it('classifies errors', () => {
+    expect(parseLine('{')).toMatchObject({ ok: false, code: -32700, fatal: true })
+    expect(parseLine('"s"')).toMatchObject({ ok: false, code: -32600, fatal: false })
+    expect(parseLine('{"id":{},"method":"m"}')).toMatchObject({ ok: false, code: -32600 })
+    expect(parseLine('{"id":1,"method":2}')).toMatchObject({ ok: false, code: -32600, id: 1 })
+    expect(parseLine('{"id":1,"method":"m","params":{}}')).toMatchObject({ ok: false, code: -32602, id: 1 })
+  })
+  it('maps every share outcome to its code once', () => {
+    expect(Object.values(SHARE_OUTCOMES).map((o) => o.code).sort()).toEqual([0, 20, 20, 20, 21, 22, 23, 24, 25])
+    expect(encodeOutcome(3, 'duplicate')).toBe('{"jsonrpc":"2.0","id":3,"error":{"code":22,"message":"Duplicate share"}}\n')
+    expect(encodeOutcome('a', 'accepted')).toBe('{"jsonrpc":"2.0","id":"a","result":true}\n')
+  })
+})
+
+describe('username and password', () => {
+  it('parses address.worker and d=', () => {
+    expect(parseUsername(PAYOUT)).toEqual({ payoutAddress: PAYOUT, worker: 'default' })
+    expect(parseUsername(`${PAYOUT}.a_b-1`)).toEqual({ payoutAddress: PAYOUT, worker: 'a_b-1' })
+    expect(parseUsername(`${PAYOUT}.`)).toBeUndefined()
+    expect(parseUsername('GABC.x')).toBeUndefined()
+    expect(parsePassword('x, d=512')).toEqual({ difficulty: 512 })
+    expect(parsePassword('d=0')).toHaveProperty('error')
+    expect(parsePassword(undefined)).toEqual({})
+  })
+})
+
+const P: VardiffParams = { targetSeconds: 10, retargetSeconds: 60, retargetSharesMax: 30, difficultyMin: 1, difficultyMax: 2 ** 40, hysteresisRatio: 1.5 }
+
+/** Simulates a miner of `hashrate` (deterministic share times) for `seconds`; returns the final difficulty. */
+function simulate(hashrate: number, seconds: number, start: number): number {
+  let d = start
+  let s = vardiffStart(0)
+  let nextShareMs = (d / hashrate) * 1000
+  // Event-driven and bounded: each step is a share or a timed retarget.
+  for (let step = 0; step < 100_000; step++) {
+    const timedMs = s.windowStartMs + P.retargetSeconds * 1000
+    const t = Math.min(nextShareMs, timedMs)
+    if (t > seconds * 1000) break
+    if (nextShareMs <= timedMs) {
+      s = vardiffRecord(s, d)
+      nextShareMs += (d / hashrate) * 1000
+    }
+    if (vardiffDue(s, t, P)) {
+      const r = vardiffRetarget(s, d, 0, t, P)
+      s = r.state
+      if (r.difficulty !== undefined) {
+        d = r.difficulty
+        nextShareMs = t + (d / hashrate) * 1000
+      }
+    }
+  }
+  return d
+}
+
+describe('vardiff', () => {
+  it('converges to hashrate × target seconds from far below and far above', () => {
+    for (const h of [1e3, 3.5e6, 1e9]) {
+      for (const start of [1, 2 ** 30]) {
+        const d = simulate(h, 1200, start)
+        expect(d / (h * 10)).toBeGreaterThan(0.5)
+        expect(d / (h * 10)).toBeLessThan(2)
+      }
+    }
+  })
+  it('holds still inside the hysteresis band, drops without shares, respects floor and clamps', () => {
+    let s = vardiffStart(0)
+    for (let i = 0; i < 6; i++) s = vardiffRecord(s, 1000)
+    expect(vardiffRetarget(s, 1000, 0, 60_000, P).difficulty).toBeUndefined()
+    expect(vardiffRetarget(vardiffStart(0), 1000, 0, 60_000, P).difficulty).toBe(250)
+    expect(vardiffRetarget(vardiffStart(0), 1000, 800, 60_000, P).difficulty).toBe(800)
+    let big = vardiffStart(0)
+    for (let i = 0; i < 30; i++) big = vardiffRecord(big, 2 ** 40)
+    expect(vardiffRetarget(big, 2 ** 40, 0, 1000, P).difficulty).toBeUndefined()
+    expect(vardiffDue(big, 1000, P)).toBe(true)
+  })
+})
+
+describe('work distribution', () => {
+  const farmers = ['A', 'B', 'C', 'D'].map((f) => ({ farmer: f, bestZeros: 0, worked: false }))
+  it('balances simulated hashrates across farmers within 25 %', () => {
+    const sessions = Array.from({ length: 200 }, (_, i) => ({ id: i, hashrate: 1e6 * (1 + (i % 7)), farmer: undefined }))
+    const plan = distribute({ farmers, sessions, zerosTarget: 9, slackRatio: 1.25 })
+    const load = new Map<string, number>()
+    for (const s of sessions) load.set(plan.get(s.id)!, (load.get(plan.get(s.id)!) ?? 0) + s.hashrate)
+    const v = [...load.values()]
+    expect(v.length).toBe(4)
+    expect(Math.max(...v) / Math.min(...v)).toBeLessThan(1.25)
+  })
+  it('moves sessions off farmers that reached max_zeros or were worked, and keeps the others in place', () => {
+    const sessions = Array.from({ length: 40 }, (_, i) => ({ id: i, hashrate: 1e6, farmer: ['A', 'B', 'C', 'D'][i % 4] }))
+    const f2 = farmers.map((f) => (f.farmer === 'A' ? { ...f, bestZeros: 9 } : f.farmer === 'B' ? { ...f, worked: true } : f))
+    const plan = distribute({ farmers: f2, sessions, zerosTarget: 9, slackRatio: 1.25 })
+    const onC = sessions.filter((s) => s.farmer === 'C')
+    expect(onC.every((s) => plan.get(s.id) === 'C')).toBe(true)
+    expect([...plan.values()].every((f) => f === 'C' || f === 'D')).toBe(true)
+    const moved = sessions.filter((s) => plan.get(s.id) !== s.farmer).length
+    expect(moved).toBe(20)
+  })
+  it('when every farmer reached the target, spreads over all unworked ones; with all worked, nobody gets work', () => {
+    const done = farmers.map((f) => ({ ...f, bestZeros: 10 }))
+    expect(eligibleFarmers(done, 9)).toEqual(['A', 'B', 'C', 'D'])
+    expect(distribute({ farmers: farmers.map((f) => ({ ...f, worked: true })), sessions: [{ id: 1, hashrate: 1, farmer: undefined }], zerosTarget: 9, slackRatio: 1.25 }).size).toBe(0)
+  })
+  it('a pool of 100 MH/s over 4 farmers for 285 s expects about 8.2 zeros each', () => {
+    expect(expectedZeros((100e6 / 4) * 285)).toBeCloseTo(8.2, 1)
+  })
+})
+
+describe('ExtranonceAllocator', () => {
+  it('never hands out a value in use or parked, frees it after RESUME_MS', () => {
+    const a = new ExtranonceAllocator<number>(1, 1000)
+    const got = new Set<number>()
+    for (let i = 0; i < 256; i++) got.add(a.allocate()!)
+    expect(got.size).toBe(256)
+    expect(a.allocate()).toBeUndefined()
+    a.park('s1', 5, 0, 0)
+    expect(a.allocate()).toBeUndefined()
+    expect(a.resume('s1', RESUME_MS - 1)!.extranonce1).toBe(5)
+    a.park('s1', 5, 0, 0)
+    a.expire(RESUME_MS)
+    expect(a.resume('s1', RESUME_MS)).toBeUndefined()
+    expect(a.allocate()).toBe(5)
+  })
+})
