@@ -2,7 +2,7 @@
 // N hashes back in one transferable buffer. Synchronous, no per-share objects
 // crossing threads: the only messages are two ArrayBuffers per batch.
 import { Piscina } from 'piscina'
-import { keccak256 } from '../kale/index.js'
+import { keccak256Batch76 } from '../kale/index.js'
 
 export const PREIMAGE_BYTES = 76
 export const HASH_BYTES = 32
@@ -13,11 +13,9 @@ export interface VerifyTask {
   count: number
 }
 
-/** The work of one task, exported for the single-thread baseline of bench/verify.ts. */
+/** The work of one task (the WebAssembly batch kernel), exported for bench/verify.ts's single-thread baseline. */
 export function hashBatch(preimages: Uint8Array, count: number, out: Uint8Array): void {
-  for (let i = 0; i < count; i++) {
-    out.set(keccak256(preimages.subarray(i * PREIMAGE_BYTES, (i + 1) * PREIMAGE_BYTES)), i * HASH_BYTES)
-  }
+  keccak256Batch76(preimages, count, out)
 }
 
 /** Returns count × 32 bytes of hashes, transferred (not copied) back. */
