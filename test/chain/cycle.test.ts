@@ -1,0 +1,121 @@
+import { describe, it, expect } from 'vitest'
+import { betterWork, chunks, contractErrorVerdict, harvestStep, isWorkDue, mayOpenNext, plantStep, rolloverAt, stakeOf, workStep } from '../../src/chain/cycle.js'
+import type { ChainOpRecord } from '../../src/chain/store.js'
+import type { BestWork } from '../../src/events.js'
+
+const op = (p: Partial<ChainOpRecord>): ChainOpRecord => ({
+  farmer: 'G', block: 5, op: 'plant', status: 'pending', txHash: 'ab', feeStroops: 0n, amountStroops: 0n, zeros: null, gap: null, reason: null, updatedAt: 0, ...p,
+})
+const pail = (zeros: number | null = null) => ({ sequence: 10, gap: zeros === null ? null : 50, stake: 0n, zeros })
+
+describe('block timing', () => {
+  it('work is due WORK_LEAD seconds before the earliest rollover, not a second earlier', () => {
+    expect(rolloverAt(1000)).toBe(1300)
+    expect(isWorkDue(1000, 1284, 15)).toBe(false)
+    expect(isWorkDue(1000, 1285, 15)).toBe(true)
+    expect(isWorkDue(1000, 1400, 15)).toBe(true)
+  })
+  it('the next block may be opened only once the open one is 300 s old', () => {
+    expect(mayOpenNext(1000, 1299)).toBe(false)
+    expect(mayOpenNext(1000, 1300)).toBe(true)
+  })
+})
+
+describe('stakeOf', () => {
+  it('takes a floored percentage of the balance', () => {
+    expect(stakeOf(1_000_000_000n, 10)).toBe(100_000_000n)
+    expect(stakeOf(999n, 12.5)).toBe(124n)
+    expect(stakeOf(123n, 100)).toBe(123n)
+  })
+  it('is zero for zero, negative or NaN percent and empty balances', () => {
+    expect(stakeOf(1000n, 0)).toBe(0n)
+    expect(stakeOf(1000n, -5)).toBe(0n)
+    expect(stakeOf(1000n, Number.NaN)).toBe(0n)
+    expect(stakeOf(0n, 50)).toBe(0n)
+    expect(stakeOf(-10n, 50)).toBe(0n)
+  })
+  it('never stakes more than the balance', () => {
+    expect(stakeOf(1000n, 250)).toBe(1000n)
+  })
+})
+
+describe('plantStep / workStep', () => {
+  it('a pail on chain means planted whatever the store says', () => {
+    expect(plantStep(undefined, pail())).toBe('done')
+    expect(plantStep(op({ status: 'failed' }), pail())).toBe('done')
+  })
+  it('a recorded hash is checked before planting again', () => {
+    expect(plantStep(op({ status: 'pending', txHash: 'ff' }), undefined)).toBe('pending')
+    expect(plantStep(op({ status: 'pending', txHash: null }), undefined)).toBe('todo')
+    expect(plantStep(op({ status: 'failed' }), undefined)).toBe('todo')
+    expect(plantStep(undefined, undefined)).toBe('todo')
+    expect(plantStep(op({ status: 'done' }), undefined)).toBe('done')
+  })
+  it('work: done when the pail has zeros, none without a pail', () => {
+    expect(workStep(undefined, pail(3))).toBe('done')
+    expect(workStep(undefined, pail(null))).toBe('todo')
+    expect(workStep(undefined, undefined)).toBe('none')
+    expect(workStep(op({ op: 'work', status: 'pending' }), pail(null))).toBe('pending')
+    expect(workStep(op({ op: 'work', status: 'pending' }), undefined)).toBe('pending')
+    expect(workStep(op({ op: 'work', status: 'done' }), undefined)).toBe('done')
+  })
+})
+
+describe('harvestStep', () => {
+  const base = { index: 5, farmIndex: 6, latestLedger: 100, harvest: undefined, pail: pail(4), pailLiveUntil: 500 }
+  it('harvests a worked pail of a finished block', () => {
+    expect(harvestStep(base)).toEqual({ kind: 'harvest' })
+  })
+  it('waits while the block is still open', () => {
+    expect(harvestStep({ ...base, farmIndex: 5 })).toEqual({ kind: 'wait' })
+  })
+  it('skips what is settled', () => {
+    expect(harvestStep({ ...base, harvest: op({ op: 'harvest', status: 'done' }) })).toEqual({ kind: 'skip' })
+    expect(harvestStep({ ...base, harvest: op({ op: 'harvest', status: 'lost' }) })).toEqual({ kind: 'skip' })
+  })
+  it('checks a pending hash before anything else', () => {
+    expect(harvestStep({ ...base, harvest: op({ op: 'harvest', status: 'pending', txHash: 'cd' }), pail: undefined })).toEqual({ kind: 'check', txHash: 'cd' })
+  })
+  it('records the reason when it can no longer succeed', () => {
+    expect(harvestStep({ ...base, pail: undefined })).toMatchObject({ kind: 'lost', reason: expect.stringMatching(/gone/) })
+    expect(harvestStep({ ...base, pail: pail(null) })).toMatchObject({ kind: 'lost', reason: expect.stringMatching(/never worked/) })
+    expect(harvestStep({ ...base, pailLiveUntil: 99 })).toMatchObject({ kind: 'lost', reason: expect.stringMatching(/TTL/) })
+  })
+  it('retries a failed harvest while the pail lives', () => {
+    expect(harvestStep({ ...base, harvest: op({ op: 'harvest', status: 'failed' }) })).toEqual({ kind: 'harvest' })
+  })
+})
+
+describe('contractErrorVerdict', () => {
+  it('maps the contract errors per operation', () => {
+    expect(contractErrorVerdict('plant', 8)).toBe('done')
+    expect(contractErrorVerdict('plant', 4)).toBe('retry')
+    expect(contractErrorVerdict('plant', 6)).toBe('lost')
+    expect(contractErrorVerdict('work', 7)).toBe('done')
+    expect(contractErrorVerdict('work', 15)).toBe('retry')
+    expect(contractErrorVerdict('work', 9)).toBe('lost')
+    expect(contractErrorVerdict('work', 13)).toBe('lost')
+    expect(contractErrorVerdict('harvest', 14)).toBe('retry')
+    expect(contractErrorVerdict('harvest', 10)).toBe('lost')
+    expect(contractErrorVerdict('harvest', 9)).toBe('lost')
+  })
+})
+
+describe('betterWork', () => {
+  const w = (zeros: number, first: number): BestWork => ({ index: 1, farmer: 'G', nonce: 0n, zeros, hash: Uint8Array.from([first, ...new Array(31).fill(0)]) })
+  it('prefers more zeros, then the lower hash, and tolerates undefined', () => {
+    expect(betterWork(w(3, 9), w(4, 1))!.zeros).toBe(4)
+    expect(betterWork(w(3, 9), w(3, 1))!.hash[0]).toBe(1)
+    expect(betterWork(undefined, w(2, 2))!.zeros).toBe(2)
+    expect(betterWork(w(2, 2), undefined)!.zeros).toBe(2)
+    expect(betterWork(undefined, undefined)).toBeUndefined()
+  })
+})
+
+describe('chunks', () => {
+  it('splits into ≤ size pieces', () => {
+    expect(chunks([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]])
+    expect(chunks([], 200)).toEqual([])
+    expect(chunks(Array.from({ length: 401 }, (_, i) => i), 200).map((c) => c.length)).toEqual([200, 200, 1])
+  })
+})

@@ -1,0 +1,166 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { createServer, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { RpcClient, normalizeRpcError, isRetryable, backoffMs } from '../../src/chain/rpc.js'
+import { PoolError, ErrorCode } from '../../src/errors.js'
+import { createMetrics } from '../../src/metrics/metrics.js'
+
+type Mode = 'ok' | '503' | 'jsonrpc' | 'badparams' | 'hang' | 'garbage' | 'flaky' | '404'
+let mode: Mode = 'ok'
+let hits = 0
+const hanging: ServerResponse[] = []
+let server: Server
+let url = ''
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    hits++
+    req.resume()
+    req.on('end', () => {
+      const json = (body: unknown, status = 200) => {
+        res.writeHead(status, { 'content-type': 'application/json' })
+        res.end(JSON.stringify(body))
+      }
+      const ok = () => json({ jsonrpc: '2.0', id: 1, result: { status: 'healthy', latestLedger: 7, oldestLedger: 1, ledgerRetentionWindow: 10 } })
+      switch (mode) {
+        case 'ok': return ok()
+        case '503': return json({ error: 'unavailable' }, 503)
+        case '404': return json({ error: 'nope' }, 404)
+        case 'jsonrpc': return json({ jsonrpc: '2.0', id: 1, error: { code: -32603, message: 'internal: database locked' } })
+        case 'badparams': return json({ jsonrpc: '2.0', id: 1, error: { code: -32602, message: 'invalid params' } })
+        case 'hang': hanging.push(res); return
+        case 'garbage': res.writeHead(200, { 'content-type': 'text/plain' }); return res.end('<<not json>>')
+        case 'flaky': return hits % 3 === 0 ? ok() : json({ error: 'x' }, 503)
+      }
+    })
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
+})
+
+afterAll(async () => {
+  for (const r of hanging) r.destroy()
+  server.closeAllConnections()
+  await new Promise<void>((r) => server.close(() => r()))
+})
+
+const client = (retriesMax = 0, timeoutMs = 300, metrics?: ReturnType<typeof createMetrics>) =>
+  new RpcClient(url, { timeoutMs, retriesMax, backoffMs: 5, backoffMsMax: 20, metrics })
+
+async function failure(p: Promise<unknown>): Promise<PoolError> {
+  try {
+    await p
+  } catch (e) {
+    expect(e).toBeInstanceOf(PoolError)
+    return e as PoolError
+  }
+  throw new Error('expected a failure')
+}
+
+describe('RpcClient against a real HTTP server', () => {
+  it('returns the result when the server is healthy', async () => {
+    mode = 'ok'
+    const h = await client().call('getHealth', (s) => s.getHealth())
+    expect(h.status).toBe('healthy')
+  })
+
+  it('turns HTTP 503 into RPC_HTTP with the status, transient', async () => {
+    mode = '503'
+    const err = await failure(client().call('getHealth', (s) => s.getHealth()))
+    expect(err.code).toBe(ErrorCode.RPC_HTTP)
+    expect(err.details.status).toBe(503)
+    expect(err.transient).toBe(true)
+    expect(err.message).toBe('getHealth: HTTP 503')
+  })
+
+  it('turns HTTP 404 into a non-retryable RPC_HTTP', async () => {
+    mode = '404'
+    const err = await failure(client(3).call('getHealth', (s) => s.getHealth()))
+    expect(err.code).toBe(ErrorCode.RPC_HTTP)
+    expect(isRetryable(err)).toBe(false)
+  })
+
+  it('turns a JSON-RPC error object into RPC_JSON with its code', async () => {
+    mode = 'jsonrpc'
+    const err = await failure(client().call('getHealth', (s) => s.getHealth()))
+    expect(err.code).toBe(ErrorCode.RPC_JSON)
+    expect(err.details.rpcCode).toBe(-32603)
+    expect(err.message).toContain('database locked')
+    expect(isRetryable(err)).toBe(true)
+  })
+
+  it('does not retry a request the server calls invalid', async () => {
+    mode = 'badparams'
+    hits = 0
+    const err = await failure(client(4).call('getHealth', (s) => s.getHealth()))
+    expect(err.details.rpcCode).toBe(-32602)
+    expect(hits).toBe(1)
+  })
+
+  it('times out a hanging server within the configured timeout', async () => {
+    mode = 'hang'
+    const t0 = Date.now()
+    const err = await failure(client(0, 200).call('getHealth', (s) => s.getHealth()))
+    expect(err.code).toBe(ErrorCode.RPC_TIMEOUT)
+    expect(Date.now() - t0).toBeLessThan(1500)
+  })
+
+  it('calls garbage a retryable invalid response', async () => {
+    mode = 'garbage'
+    const err = await failure(client().call('getHealth', async (s) => {
+      const h = await s.getHealth()
+      if (typeof h?.status !== 'string') throw new TypeError('bad shape')
+      return h
+    }))
+    expect(err.code).toBe(ErrorCode.RPC_RESPONSE_INVALID)
+    expect(isRetryable(err)).toBe(true)
+  })
+
+  it('retries transient failures with backoff and succeeds, counting each failure', async () => {
+    mode = 'flaky'
+    hits = 0
+    const metrics = createMetrics()
+    const h = await client(4, 300, metrics).call('getHealth', (s) => s.getHealth())
+    expect(h.status).toBe('healthy')
+    expect(hits).toBe(3)
+    const m = await metrics.rpcErrorsTotal.get()
+    expect(m.values.find((v) => v.labels.code === 'RPC_HTTP')?.value).toBe(2)
+  })
+
+  it('gives up after RPC_RETRIES_MAX retries', async () => {
+    mode = '503'
+    hits = 0
+    await failure(client(2).call('getHealth', (s) => s.getHealth()))
+    expect(hits).toBe(3)
+  })
+
+  it('reports a refused connection as RPC_NETWORK', async () => {
+    const dead = new RpcClient('http://127.0.0.1:1/', { timeoutMs: 500, retriesMax: 0 })
+    const err = await failure(dead.call('getHealth', (s) => s.getHealth()))
+    expect(err.code).toBe(ErrorCode.RPC_NETWORK)
+    expect(err.transient).toBe(true)
+  })
+})
+
+describe('normalizeRpcError', () => {
+  it('handles odd thrown values', () => {
+    expect(normalizeRpcError('boom', 'm').code).toBe(ErrorCode.RPC_RESPONSE_INVALID)
+    expect(normalizeRpcError(null, 'm').code).toBe(ErrorCode.RPC_RESPONSE_INVALID)
+    expect(normalizeRpcError({ message: 'no code' }, 'm').code).toBe(ErrorCode.RPC_RESPONSE_INVALID)
+    const long = normalizeRpcError({ code: -1, message: 'x'.repeat(5000) }, 'm')
+    expect(long.message.length).toBeLessThan(300)
+  })
+  it('passes a PoolError through', () => {
+    const e = new PoolError(ErrorCode.TX_FAILED, 'x')
+    expect(normalizeRpcError(e, 'm')).toBe(e)
+  })
+})
+
+describe('backoffMs', () => {
+  it('is bounded by base·2^attempt and by the max', () => {
+    expect(backoffMs(0, 100, 2000, () => 0.999)).toBe(99)
+    expect(backoffMs(3, 100, 2000, () => 0.999)).toBe(799)
+    expect(backoffMs(10, 100, 2000, () => 0.999)).toBe(1998)
+    expect(backoffMs(5, 100, 2000, () => 0)).toBe(0)
+  })
+})
