@@ -11,6 +11,8 @@ import { txResult, invokeResult, type Ids, type TxCode, type XdrBuilder } from '
 
 export const OPS_PER_TX_MAX = 100
 
+const min = (a: bigint, b: bigint): bigint => (a < b ? a : b)
+
 export interface PendingTx {
   hash: string
   envelopeXdr: string
@@ -148,7 +150,12 @@ export function applyTx(ctx: ChainCtx, p: PendingTx, ledger: number, time: numbe
   }
   account.seq = p.seq
   account.modified = ledger
+  // Like the network: the full fee (inclusion + declared resource fee) is taken
+  // before the operations run; the unused resource fee is refunded afterwards.
   const inclusion = BASE_FEE_STROOPS * BigInt(ops + (p.feeBump ? 1 : 0))
+  const upfront = min(inclusion + p.resourceFee, payer.balance)
+  payer.balance -= upfront
+  payer.modified = ledger
   const s = new Scratch(state, ledger, BigInt(time), ctx.tempTtlLedgers)
   let outcomes: OpOutcome[] = []
   let ok = true
@@ -169,11 +176,11 @@ export function applyTx(ctx: ChainCtx, p: PendingTx, ledger: number, time: numbe
       if (!o.ok) ok = false
     }
   }
-  const feeCharged = inclusion + resourceCharged
-  payer.balance -= feeCharged > payer.balance ? payer.balance : feeCharged
-  payer.modified = ledger
-  state.feePool += feeCharged
   if (ok) s.commit()
+  const feeCharged = min(inclusion + resourceCharged, upfront)
+  const refund = upfront - feeCharged
+  if (refund > 0n) state.accounts.get(p.feeSource)!.balance += refund
+  state.feePool += feeCharged
   const result = txResult(feeCharged, ok ? 'txSuccess' : 'txFailed', outcomes.map((o) => o.result))
   return { ...base, status: ok ? 'SUCCESS' : 'FAILED', result, returnValue, opOutcomes: outcomes, ...(error ? { error } : {}) }
 }
