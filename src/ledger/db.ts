@@ -5,10 +5,12 @@
 // through a JS double.
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import postgres, { type Sql } from 'postgres'
+import postgres from 'postgres'
 import { PoolError, ErrorCode } from '../errors.js'
 
-export type { Sql }
+/** postgres.js with int8 read and written as bigint. */
+export type Sql = postgres.Sql<{ bigint: bigint }>
+export type Tx = postgres.TransactionSql<{ bigint: bigint }>
 
 export interface DbOptions {
   /** postgres:// URL; unset = embedded PGlite under `dataDir/pg`. */
@@ -88,7 +90,7 @@ export async function openDb(o: DbOptions): Promise<Db> {
 
 function openServer(o: DbOptions): Db {
   const url = o.databaseUrl!
-  const sql = postgres(url, clientOptions(o, o.poolMax ?? 10))
+  const sql = postgres(url, clientOptions(o, o.poolMax ?? 10)) as unknown as Sql
   let where = 'postgres'
   try {
     const u = new URL(url)
@@ -131,7 +133,7 @@ async function openEmbedded(o: DbOptions): Promise<Db> {
   }
   await start()
   // PGlite executes one connection's queries at a time: one client connection.
-  const sql = postgres({ host: '127.0.0.1', port, user: 'postgres', password: 'postgres', database: 'postgres', ...clientOptions(o, 1) })
+  const sql = postgres({ host: '127.0.0.1', port, user: 'postgres', password: 'postgres', database: 'postgres', ...clientOptions(o, 1) }) as unknown as Sql
   return {
     sql,
     embedded: { get port() { return port }, stop, start },

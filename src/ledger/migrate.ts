@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { Sql } from 'postgres'
+import type { Sql } from './db.js'
 import { PoolError, ErrorCode } from '../errors.js'
 
 /** pg_advisory_xact_lock key: "kale" in ASCII. */

@@ -12,7 +12,7 @@
 //   id is already there, the earlier attempt committed and the retry writes nothing.
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import type { Sql, TransactionSql as Tx } from 'postgres'
+import type { Sql, Tx } from './db.js'
 import type { ShareEvent, ShareSink } from '../events.js'
 import type { Logger } from '../log.js'
 import { silentLogger } from '../log.js'

@@ -1,0 +1,119 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { Registry } from 'prom-client'
+import { PgChainStore } from '../../src/ledger/chain-store.js'
+import type { ChainOpRecord } from '../../src/chain/store.js'
+import { balanceOf, recordBlock, rewardBlock, rewardSettledBlocks, settledUnrewardedBlocks } from '../../src/ledger/credits.js'
+import { writeShareBatch } from '../../src/ledger/shares.js'
+import { createMetrics } from '../../src/metrics/metrics.js'
+import { openTestDb, type TestDb } from './db.js'
+
+const G = (i: number): string => `G${String(i).padStart(55, 'C')}`
+const M = (i: number): string => `G${String(i).padStart(55, 'M')}`
+const op = (o: Partial<ChainOpRecord> & Pick<ChainOpRecord, 'farmer' | 'block' | 'op' | 'status'>): ChainOpRecord => ({
+  txHash: null, feeStroops: 0n, amountStroops: 0n, zeros: null, gap: null, reason: null, updatedAt: Date.now(), ...o,
+})
+const PROP = { feePercent: 1, scheme: 'prop' as const, pplnsBlocks: 4 }
+
+async function shares(db: TestDb, block: number, weights: [string, bigint][]): Promise<void> {
+  await writeShareBatch(db.sql, {
+    id: `b${block}-${Math.random()}`,
+    rows: weights.map(([miner, micro]) => ({ block, farmer: G(1), miner, worker: 'w', micro, shares: 1, bestZeros: 5, firstAt: Date.now(), lastAt: Date.now() })),
+    minutes: [],
+  })
+}
+
+async function harvested(store: PgChainStore, block: number, rewards: bigint[]): Promise<void> {
+  for (let i = 0; i < rewards.length; i++) {
+    await store.recordOp(op({ farmer: G(i), block, op: 'plant', status: 'done', amountStroops: 5_000n }))
+    await store.recordOp(op({ farmer: G(i), block, op: 'work', status: 'done', zeros: 6 }))
+    await store.recordOp(op({ farmer: G(i), block, op: 'harvest', status: 'done', amountStroops: rewards[i]! }))
+  }
+}
+
+describe('rewards written to the balance ledger', () => {
+  let db: TestDb
+  let store: PgChainStore
+  beforeAll(async () => {
+    db = await openTestDb('credits')
+    store = new PgChainStore(db.sql)
+  })
+  beforeEach(async () => {
+    // balance_entries is append-only row by row; TRUNCATE is the test's reset
+    await db.sql`TRUNCATE balance_entries, blocks, chain_ops, share_totals, share_flushes, workers, miners`
+  })
+  afterAll(async () => {
+    await db?.dispose()
+  })
+
+  it('splits the harvest pot (stakes excluded) by share difficulty, once', async () => {
+    const metrics = createMetrics(new Registry())
+    await harvested(store, 10, [1_000_000_007n, 2_000_000_000n])
+    await shares(db, 10, [[M(1), 1_000_000n], [M(2), 2_000_000n], [M(3), 3_500_000n]])
+    await shares(db, 9, [[M(4), 1_000_000_000n]]) // another block: not in a prop split
+    expect(await settledUnrewardedBlocks(db.sql)).toEqual([10])
+    const [r] = await rewardSettledBlocks(db.sql, PROP, metrics)
+    const pot = 3_000_000_007n
+    expect(r!.potStroops).toBe(pot)
+    const credited = r!.credits.reduce((a, c) => a + c.amountStroops, 0n)
+    expect(credited + r!.feeStroops).toBe(pot)
+    expect(r!.credits.map((c) => c.miner)).toEqual([M(1), M(2), M(3)])
+    expect(await balanceOf(db.sql, M(3))).toBe(r!.credits[2]!.amountStroops)
+    expect(await balanceOf(db.sql, M(4))).toBe(0n)
+    // idempotent: nothing settles twice, a direct second reward is refused
+    expect(await rewardSettledBlocks(db.sql, PROP, metrics)).toEqual([])
+    expect(await rewardBlock(db.sql, 10, PROP, metrics)).toBeNull()
+    const [sum] = await db.sql`SELECT sum(amount_stroops)::text AS s, count(*)::int AS n FROM balance_entries`
+    expect(BigInt(sum!.s as string)).toBe(credited)
+    expect(sum!.n).toBe(3)
+    const [b] = await db.sql`SELECT reward_pot_stroops, fee_stroops, miners_credited FROM blocks WHERE index = 10`
+    expect(b).toEqual({ reward_pot_stroops: pot, fee_stroops: r!.feeStroops, miners_credited: 3 })
+    expect((await metrics.feesStroopsTotal.get()).values[0]!.value).toBe(Number(r!.feeStroops))
+  })
+
+  it('two concurrent rewarders credit each miner once', async () => {
+    await harvested(store, 11, [500_000_000n])
+    await shares(db, 11, [[M(1), 1_000_000n], [M(2), 1_000_000n]])
+    const metrics = createMetrics(new Registry())
+    const results = await Promise.all([rewardBlock(db.sql, 11, PROP, metrics), rewardBlock(db.sql, 11, PROP, metrics)])
+    expect(results.filter((x) => x === null)).toHaveLength(1)
+    const [n] = await db.sql`SELECT count(*)::int AS n FROM balance_entries`
+    expect(n!.n).toBe(2)
+  })
+
+  it('waits until every operation of the block is settled', async () => {
+    await store.recordOp(op({ farmer: G(1), block: 12, op: 'work', status: 'done' }))
+    await store.recordOp(op({ farmer: G(2), block: 12, op: 'work', status: 'done' }))
+    await store.recordOp(op({ farmer: G(2), block: 12, op: 'harvest', status: 'pending' }))
+    expect(await settledUnrewardedBlocks(db.sql)).toEqual([])
+    await store.recordOp(op({ farmer: G(1), block: 12, op: 'harvest', status: 'done', amountStroops: 100n }))
+    expect(await settledUnrewardedBlocks(db.sql)).toEqual([])
+    await store.recordOp(op({ farmer: G(2), block: 12, op: 'harvest', status: 'lost', reason: 'expired' }))
+    expect(await settledUnrewardedBlocks(db.sql)).toEqual([12])
+  })
+
+  it('gives a block without shares entirely to the fee', async () => {
+    await harvested(store, 13, [777n])
+    const [r] = await rewardSettledBlocks(db.sql, PROP, createMetrics(new Registry()))
+    expect(r).toMatchObject({ block: 13, potStroops: 777n, feeStroops: 777n, credits: [] })
+  })
+
+  it('pplns weighs the shares of the last PPLNS_BLOCKS blocks', async () => {
+    await harvested(store, 20, [1_000_000n])
+    await shares(db, 16, [[M(1), 9_000_000n]]) // outside a 4-block window
+    await shares(db, 17, [[M(2), 1_000_000n]])
+    await shares(db, 20, [[M(3), 1_000_000n]])
+    const r = await rewardBlock(db.sql, 20, { feePercent: 0, scheme: 'pplns', pplnsBlocks: 4 }, createMetrics(new Registry()))
+    expect(r!.credits).toEqual([{ miner: M(2), amountStroops: 500_000n }, { miner: M(3), amountStroops: 500_000n }])
+    expect(r!.feeStroops).toBe(0n)
+  })
+
+  it('records blocks as the watcher saw them', async () => {
+    const stats = { minGap: 1n, maxGap: 50n, minStake: 0n, maxStake: 2n ** 100n, minZeros: 5n, maxZeros: 9n }
+    await recordBlock(db.sql, { index: 30, entropy: new Uint8Array(32).fill(7), timestamp: 1_700_000_000, stats, ledger: 123 })
+    await recordBlock(db.sql, { index: 30, entropy: new Uint8Array(32).fill(8), timestamp: 1, stats, ledger: 1 })
+    const [b] = await db.sql`SELECT entropy, seen_ledger, max_stake::text AS max_stake, max_zeros FROM blocks WHERE index = 30`
+    expect(Buffer.from(b!.entropy as Uint8Array).equals(Buffer.alloc(32, 7))).toBe(true)
+    expect(b!.seen_ledger).toBe(123n)
+    expect(b!.max_stake).toBe((2n ** 100n).toString())
+  })
+})
