@@ -11,14 +11,24 @@ type Kind =
 
 type Spec = Kind & { default: string | undefined; doc: string; secret?: boolean }
 
-const int = (min: number, max: number, def: number | undefined, doc: string): Spec => ({
-  kind: 'int', min, max, default: def === undefined ? undefined : String(def), doc,
-})
-const num = (min: number, max: number, def: number, doc: string): Spec => ({ kind: 'number', min, max, default: String(def), doc })
-const oneOf = (values: readonly string[], def: string, doc: string): Spec => ({ kind: 'enum', values, default: def, doc })
-const str = (def: string | undefined, doc: string, extra: Partial<{ pattern: RegExp; hint: string; secret: boolean }> = {}): Spec => ({
-  kind: 'string', default: def, doc, ...extra,
-})
+type Meta<D> = { default: D; doc: string; secret?: boolean }
+type IntSpec<D> = { kind: 'int'; min: number; max: number } & Meta<D>
+type NumSpec<D> = { kind: 'number'; min: number; max: number } & Meta<D>
+type EnumSpec<V extends string> = { kind: 'enum'; values: readonly V[] } & Meta<string>
+type StrSpec<D> = { kind: 'string'; pattern?: RegExp; hint?: string } & Meta<D>
+
+function int(min: number, max: number, def: number, doc: string): IntSpec<string>
+function int(min: number, max: number, def: undefined, doc: string): IntSpec<undefined>
+function int(min: number, max: number, def: number | undefined, doc: string): IntSpec<string | undefined> {
+  return { kind: 'int', min, max, default: def === undefined ? undefined : String(def), doc }
+}
+const num = (min: number, max: number, def: number, doc: string): NumSpec<string> => ({ kind: 'number', min, max, default: String(def), doc })
+const oneOf = <const V extends string>(values: readonly V[], def: V, doc: string): EnumSpec<V> => ({ kind: 'enum', values, default: def, doc })
+function str(def: string, doc: string, extra?: Partial<{ pattern: RegExp; hint: string; secret: boolean }>): StrSpec<string>
+function str(def: undefined, doc: string, extra?: Partial<{ pattern: RegExp; hint: string; secret: boolean }>): StrSpec<undefined>
+function str(def: string | undefined, doc: string, extra: Partial<{ pattern: RegExp; hint: string; secret: boolean }> = {}): StrSpec<string | undefined> {
+  return { kind: 'string', default: def, doc, ...extra }
+}
 
 const PORT_MAX = 65535
 const HOURS_24_SECONDS = 86_400
@@ -94,8 +104,8 @@ type Camel<S extends string> = S extends `${infer H}_${infer T}` ? `${Lowercase<
 type Defined<S> = S extends { default: string } ? true : false
 
 export type Config = {
-  readonly [K in VarName as Camel<K>]: Defined<(typeof SPEC)[K]> extends true ? ValueOf<(typeof SPEC)[K]> : ValueOf<(typeof SPEC)[K]> | undefined
-} & { readonly kaleNetwork: 'devnet' | 'testnet' | 'mainnet'; readonly farmers: number; readonly payoutScheme: 'prop' | 'pplns' }
+  readonly [K in Exclude<VarName, 'FARMERS'> as Camel<K>]: Defined<(typeof SPEC)[K]> extends true ? ValueOf<(typeof SPEC)[K]> : ValueOf<(typeof SPEC)[K]> | undefined
+} & { readonly farmers: number }
 
 export function camel(name: string): string {
   return name.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())
