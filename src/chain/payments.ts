@@ -1,0 +1,149 @@
+// KALE payment transactions for payouts: read balances and trustlines, build and
+// sign a classic payment transaction (no simulation needed), send it, look it up
+// by hash. Signing happens before anything is sent, so the ledger can commit the
+// exact hash first (ledger/payouts.ts). A signed envelope is safe to resend: the
+// network applies one hash at most once.
+import { Account, Asset, Operation, StrKey, TransactionBuilder } from '@stellar/stellar-sdk'
+import { PoolError, ErrorCode } from '../errors.js'
+import { readEntries, type RpcClient } from './rpc.js'
+import { signTx, type Signer } from './signer.js'
+import { splitAsset } from './network.js'
+import { accountKey, decodeTrustlineBalance, keyId, trustlineKey } from './contract.js'
+
+/** Stellar allows 100 operations per transaction. */
+export const PAYMENTS_PER_TX_MAX = 100
+const BASE_FEE_STROOPS_PER_OP = 100
+const STROOP_DIGITS = 7
+const STROOPS_PER_UNIT = 10_000_000n
+const INT64_MAX = (1n << 63n) - 1n
+
+export interface Payment {
+  destination: string
+  amountStroops: bigint
+}
+
+export interface SignedPayment {
+  source: string
+  hash: string
+  envelopeXdr: string
+  /** time bound: invalid after this unix second */
+  maxTime: number
+}
+
+export type TrustStatus = 'ok' | 'no-account' | 'no-trustline'
+
+export type SendOutcome =
+  | { status: 'pending' | 'duplicate' }
+  | { status: 'try-again-later' }
+  | { status: 'error'; reason: string }
+
+export type Lookup =
+  | { status: 'success'; ledger: number }
+  | { status: 'failed'; ledger: number }
+  | { status: 'not-found'; latestCloseTime: number }
+
+export interface PaymentsOptions {
+  rpc: RpcClient
+  networkPassphrase: string
+  /** CODE:ISSUER */
+  asset: string
+  /** The farmer accounts' signers (secrets stay in the chain module). */
+  signerOf: (publicKey: string) => Signer | undefined | Promise<Signer | undefined>
+  feePerOpStroops?: number
+  /** wall clock, unix ms (tests) */
+  now?: () => number
+}
+
+/** stroops → the SDK's decimal amount string ("12.3456789"), exact. */
+export function stroopsToAmount(stroops: bigint): string {
+  if (stroops <= 0n || stroops > INT64_MAX) throw new PoolError(ErrorCode.ARGUMENT_INVALID, 'payment amount must be 1..2^63-1 stroops')
+  return `${stroops / STROOPS_PER_UNIT}.${(stroops % STROOPS_PER_UNIT).toString().padStart(STROOP_DIGITS, '0')}`
+}
+
+export class KalePayments {
+  readonly asset: Asset
+  private readonly feePerOp: number
+  private readonly now: () => number
+
+  constructor(private readonly o: PaymentsOptions) {
+    const [code, issuer] = splitAsset(o.asset)
+    this.asset = new Asset(code, issuer)
+    this.feePerOp = o.feePerOpStroops ?? BASE_FEE_STROOPS_PER_OP
+    this.now = o.now ?? Date.now
+  }
+
+  /** KALE balances in stroops; accounts without a trustline are absent. */
+  async balances(accounts: readonly string[]): Promise<Map<string, bigint>> {
+    const keys = accounts.map((a) => trustlineKey(a, this.o.asset))
+    const { entries } = await readEntries(this.o.rpc, keys)
+    const out = new Map<string, bigint>()
+    accounts.forEach((a, i) => {
+      const e = entries.get(keyId(keys[i]!))
+      if (e) out.set(a, decodeTrustlineBalance(e.val))
+    })
+    return out
+  }
+
+  /** Whether each address can receive KALE. */
+  async trustlines(addresses: readonly string[]): Promise<Map<string, TrustStatus>> {
+    const out = new Map<string, TrustStatus>()
+    const valid = addresses.filter((a) => {
+      if (StrKey.isValidEd25519PublicKey(a)) return true
+      out.set(a, 'no-account')
+      return false
+    })
+    // the issuer holds no trustline to its own asset and can always receive it
+    const need = valid.filter((a) => a !== this.asset.getIssuer())
+    const keys = need.flatMap((a) => [accountKey(a), trustlineKey(a, this.o.asset)])
+    const { entries } = await readEntries(this.o.rpc, keys)
+    for (const a of valid) out.set(a, 'ok')
+    need.forEach((a, i) => {
+      if (!entries.has(keyId(keys[2 * i]!))) out.set(a, 'no-account')
+      else if (!entries.has(keyId(keys[2 * i + 1]!))) out.set(a, 'no-trustline')
+    })
+    return out
+  }
+
+  /** Builds and signs one payment transaction from `source` (≤ 100 payments), valid for `validSeconds`. */
+  async build(source: string, payments: readonly Payment[], validSeconds: number): Promise<SignedPayment> {
+    if (payments.length === 0 || payments.length > PAYMENTS_PER_TX_MAX) throw new PoolError(ErrorCode.ARGUMENT_INVALID, `a payment transaction holds 1..${PAYMENTS_PER_TX_MAX} payments`)
+    const signer = await this.o.signerOf(source)
+    if (!signer) throw new PoolError(ErrorCode.SECRET_UNAVAILABLE, `no signer for payout source ${source}`)
+    const account = await this.o.rpc.call('getAccount', (s) => s.getAccount(source))
+    // Time bounds from the wall clock, as the network (and the devnet) checks them.
+    const maxTime = Math.floor(this.now() / 1000) + validSeconds
+    const builder = new TransactionBuilder(new Account(source, account.sequenceNumber()), {
+      fee: String(this.feePerOp),
+      networkPassphrase: this.o.networkPassphrase,
+      timebounds: { minTime: 0, maxTime },
+    })
+    for (const p of payments) builder.addOperation(Operation.payment({ destination: p.destination, asset: this.asset, amount: stroopsToAmount(p.amountStroops) }))
+    const tx = builder.build()
+    signTx(tx, signer)
+    return { source, hash: Buffer.from(tx.hash()).toString('hex'), envelopeXdr: tx.toEnvelope().toXDR('base64'), maxTime }
+  }
+
+  /** Sends a signed envelope once (no retry here: the caller reconciles by hash). */
+  async send(envelopeXdr: string): Promise<SendOutcome> {
+    const tx = TransactionBuilder.fromXDR(envelopeXdr, this.o.networkPassphrase)
+    const r = await this.o.rpc.call('sendTransaction', (s) => s.sendTransaction(tx), false)
+    switch (r.status) {
+      case 'PENDING':
+        return { status: 'pending' }
+      case 'DUPLICATE':
+        return { status: 'duplicate' }
+      case 'TRY_AGAIN_LATER':
+        return { status: 'try-again-later' }
+      default: {
+        return { status: 'error', reason: String(r.errorResult?.result.type ?? 'rejected') }
+      }
+    }
+  }
+
+  async lookup(hash: string): Promise<Lookup> {
+    const r = await this.o.rpc.call('getTransaction', (s) => s.getTransaction(hash))
+    if (r.status === 'SUCCESS') return { status: 'success', ledger: r.ledger }
+    if (r.status === 'FAILED') return { status: 'failed', ledger: r.ledger }
+    return { status: 'not-found', latestCloseTime: Number(r.latestLedgerCloseTime) }
+  }
+}
