@@ -1,3 +1,154 @@
-export async function run(_argv: string[]): Promise<void> {
-  throw new Error('bench stratum is not built yet')
+// `npm run bench -- stratum [--connections N] [--duration S] [--idle-sessions M] [--verify-threads T] [--json]`
+//
+// 1. load: a separate process (bench/stratum-load.ts) opens N miner connections at
+//    fixed difficulty 1 (every nonce is a valid share) and submits shares one at a
+//    time per connection: accepted shares/s and submit→answer latency.
+// 2. echo: the same load against a minimal newline-echo TCP server in this
+//    process — the ceiling of a Node line server on this machine — as a ratio.
+// 3. idle: M authorized sessions sitting idle: RSS per session; then a new block:
+//    time until the last session received its mining.notify.
+import net from 'node:net'
+import { fork, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { randomBytes } from 'node:crypto'
+import { StrKey } from '@stellar/stellar-sdk'
+import { loadConfig } from '../src/config.js'
+import { createMetrics } from '../src/metrics/metrics.js'
+import { StratumServer } from '../src/stratum/server.js'
+import { Verifier } from '../src/workers/verifier.js'
+import type { ShareEvent, BlockEvent } from '../src/events.js'
+import { parseArgs, intFlag } from '../src/args.js'
+import { report } from './stats.js'
+
+const PAYOUT = StrKey.encodeEd25519PublicKey(Buffer.alloc(32, 9))
+const LOAD_SCRIPT = fileURLToPath(new URL('./stratum-load.js', import.meta.url))
+
+type Msg = { type: string; [k: string]: unknown }
+
+function generator(mode: string, port: number, n: number, seconds: number): { child: ChildProcess; next: (type: string) => Promise<Msg> } {
+  const child = fork(LOAD_SCRIPT, [mode, String(port), String(n), String(seconds)], { env: { ...process.env, BENCH_PAYOUT: PAYOUT }, stdio: 'inherit' })
+  const queue: Msg[] = []
+  const waiters: (() => void)[] = []
+  child.on('message', (m: Msg) => {
+    queue.push(m)
+    for (const w of waiters.splice(0)) w()
+  })
+  const next = async (type: string): Promise<Msg> => {
+    const deadline = Date.now() + 120_000
+    for (;;) {
+      const i = queue.findIndex((m) => m.type === type || m.type === 'error')
+      if (i >= 0) {
+        const m = queue.splice(i, 1)[0]!
+        if (m.type === 'error') throw new Error(`load generator: ${String(m.message)}`)
+        return m
+      }
+      if (Date.now() > deadline) throw new Error(`load generator: no ${type} within 120 s`)
+      await new Promise<void>((r) => {
+        waiters.push(r)
+        setTimeout(r, 1000)
+      })
+    }
+  }
+  return { child, next }
+}
+
+async function stop(g: { child: ChildProcess }): Promise<void> {
+  const exited = new Promise((r) => g.child.once('exit', r))
+  g.child.send({ type: 'exit' })
+  await exited
+}
+
+function block(index: number): BlockEvent {
+  return { index, entropy: randomBytes(32), timestamp: Math.floor(Date.now() / 1000), ledger: index, stats: { minGap: 0n, maxGap: 1n, minStake: 0n, maxStake: 0n, minZeros: 0n, maxZeros: 12n } }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const nowMs = () => performance.timeOrigin + performance.now()
+
+export async function run(argv: string[]): Promise<void> {
+  const args = parseArgs(argv, ['connections', 'duration', 'idle-sessions', 'verify-threads'], ['json'])
+  const connections = intFlag(args, 'connections', 1, 15_000, 1000)
+  const duration = intFlag(args, 'duration', 1, 600, 10)
+  const idleSessions = intFlag(args, 'idle-sessions', 0, 15_000, 10_000)
+  const verifyThreads = intFlag(args, 'verify-threads', 1, 64, 1)
+  const c = loadConfig({})
+  const verifier = new Verifier({ threads: verifyThreads, batchMax: c.verifyBatchMax, batchMs: c.verifyBatchMs, queueMax: c.verifyQueueMax, idleTimeoutMs: 60_000 })
+  let credited = 0
+  const sink = { add: (_s: ShareEvent) => (credited++, true) }
+  const server = new StratumServer(
+    { ...c, stratumHost: '127.0.0.1', stratumPort: 0, stratumTlsPort: undefined, difficultyMin: 1, difficultyStart: 1, connectionsPerIpMax: 1_000_000, sessionsMax: 1_000_000, banSharesMin: 1_000_000_000 },
+    { verifier, shares: sink, metrics: createMetrics() },
+  )
+  const { port } = await server.listen()
+  const farmers = Array.from({ length: 4 }, () => StrKey.encodeEd25519PublicKey(randomBytes(32)))
+  let index = 1
+  server.onBlock(block(index))
+  server.onPlanted({ index, farmers })
+
+  // 1. load against the pool
+  const rss0 = process.memoryUsage().rss
+  const g = generator('load', port, connections, duration)
+  await g.next('ready')
+  const rssLoaded = process.memoryUsage().rss
+  g.child.send({ type: 'start' })
+  const load = await g.next('result')
+  const rssPeak = process.memoryUsage().rss
+  await stop(g)
+
+  // 2. the same load against a newline-echo server (the ceiling)
+  const echo = net.createServer({ noDelay: true }, (s) => {
+    let buf: Buffer = Buffer.alloc(0)
+    s.on('data', (d: Buffer) => {
+      buf = buf.length ? Buffer.concat([buf, d]) : d
+      const nl = buf.lastIndexOf(0x0a)
+      if (nl < 0) return
+      s.write(buf.subarray(0, nl + 1))
+      buf = buf.subarray(nl + 1)
+    })
+    s.on('error', () => {})
+  })
+  await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()))
+  const ePort = (echo.address() as net.AddressInfo).port
+  const e = generator('echo', ePort, connections, duration)
+  await e.next('ready')
+  e.child.send({ type: 'start' })
+  const ceiling = await e.next('result')
+  await stop(e)
+  await new Promise<void>((r) => echo.close(() => r()))
+
+  // 3. idle sessions and notify fan-out
+  let idle: Record<string, unknown> = {}
+  if (idleSessions > 0) {
+    await sleep(500)
+    const before = process.memoryUsage().rss
+    const gi = generator('idle', port, idleSessions, 0)
+    await gi.next('ready')
+    await sleep(1000)
+    const after = process.memoryUsage().rss
+    gi.child.send({ type: 'expect-notify', count: 2 })
+    await sleep(100)
+    const t0 = nowMs()
+    server.onBlock(block(++index))
+    server.onPlanted({ index, farmers })
+    const syncMs = nowMs() - t0
+    const done = await gi.next('notified')
+    idle = {
+      idleSessions, rssPerIdleSessionKiB: Math.round((after - before) / idleSessions / 102.4) / 10,
+      notifyAllMs: Math.round(((done.at as number) - t0) * 10) / 10, notifyWriteMs: Math.round(syncMs * 10) / 10,
+    }
+    await stop(gi)
+  }
+
+  await server.close()
+  await verifier.close()
+  const num = (x: unknown) => Math.round((x as number) * 10) / 10
+  report(argv, 'stratum', {
+    connections, durationSeconds: duration, verifyThreads,
+    acceptedSharesPerSecond: Math.round(load.acceptedPerSecond as number), answersPerSecond: Math.round(load.answersPerSecond as number),
+    rejected: load.errors, credited, p50Ms: num(load.p50Ms), p99Ms: num(load.p99Ms), maxMs: num(load.maxMs),
+    echoLinesPerSecond: Math.round(ceiling.answersPerSecond as number), echoP99Ms: num(ceiling.p99Ms),
+    ratioToEcho: Math.round(((load.acceptedPerSecond as number) / (ceiling.answersPerSecond as number)) * 1000) / 1000,
+    rssPerLoadedSessionKiB: Math.round((rssLoaded - rss0) / connections / 102.4) / 10, rssPeakMiB: Math.round(rssPeak / 1048576),
+    ...idle,
+  })
 }

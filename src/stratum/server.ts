@@ -257,6 +257,21 @@ export class StratumServer {
     for (const s of this.stratifier.sessions) this.write(s, line)
   }
 
+  /** client.show_message to every session with a worker paid to `payoutAddress` (e.g. no KALE trustline). */
+  showMessage(payoutAddress: string, text: string): number {
+    const line = encodeNotification('client.show_message', [text])
+    let n = 0
+    for (const s of this.stratifier.sessions) {
+      for (const w of s.workers.values()) {
+        if (w.payoutAddress !== payoutAddress) continue
+        this.write(s, line)
+        n++
+        break
+      }
+    }
+    return n
+  }
+
   /** Stops listening and closes every session. */
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer)

@@ -215,3 +215,18 @@ describe('busy', () => {
     }
   })
 })
+
+describe('notices', () => {
+  it('showMessage reaches the sessions of one payout address; reconnectAll reaches everyone', async () => {
+    const c = await Raw.connect(srv.port)
+    await login(c, `${PAYOUT}.msg`)
+    expect(srv.server.showMessage(PAYOUT, 'add a KALE trustline')).toBeGreaterThanOrEqual(1)
+    expect(srv.server.showMessage(farmerAddress(), 'nobody')).toBe(0)
+    await c.until((ls) => ls.some((l) => l.method === 'client.show_message'))
+    expect(c.notifications('client.show_message')[0]!.params).toEqual(['add a KALE trustline'])
+    srv.server.reconnectAll(3)
+    await c.until((ls) => ls.some((l) => l.method === 'client.reconnect'))
+    expect(c.notifications('client.reconnect')[0]!.params).toEqual(['', 0, 3])
+    c.close()
+  })
+})
