@@ -40,7 +40,8 @@ export type SendOutcome =
 export type Lookup =
   | { status: 'success'; ledger: number }
   | { status: 'failed'; ledger: number }
-  | { status: 'not-found'; latestCloseTime: number }
+  /** close times (unix s) of the newest ledger and of the oldest the RPC still holds */
+  | { status: 'not-found'; latestCloseTime: number; oldestCloseTime: number }
 
 export interface PaymentsOptions {
   rpc: RpcClient
@@ -144,6 +145,6 @@ export class KalePayments {
     const r = await this.o.rpc.call('getTransaction', (s) => s.getTransaction(hash))
     if (r.status === 'SUCCESS') return { status: 'success', ledger: r.ledger }
     if (r.status === 'FAILED') return { status: 'failed', ledger: r.ledger }
-    return { status: 'not-found', latestCloseTime: Number(r.latestLedgerCloseTime) }
+    return { status: 'not-found', latestCloseTime: Number(r.latestLedgerCloseTime), oldestCloseTime: Number(r.oldestLedgerCloseTime ?? 0) }
   }
 }
