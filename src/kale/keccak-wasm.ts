@@ -422,10 +422,15 @@ export function instantiateKernel(module: WasmModule): unknown {
   return new WebAssembly.Instance(module, {}).exports
 }
 
+/** Generates and compiles a fresh kernel module (synchronously: it is small). */
+export function compileKernel(): WasmModule {
+  return new WebAssembly.Module(keccakKernelBytes())
+}
+
 let compiled: WasmModule | undefined
 
 /** The compiled module, built once per thread (synchronously: it is small). */
 export function keccakKernelModule(): WasmModule {
-  compiled ??= new WebAssembly.Module(keccakKernelBytes())
+  compiled ??= compileKernel()
   return compiled
 }

@@ -179,6 +179,7 @@ export class HashThreads {
 }
 
 export const BENCHMARK_WARMUP_MS = 500
+const BENCHMARK_START_WAIT_MS = 10_000
 
 /**
  * Offline hash rate of `threads` threads over `seconds` (after a short warm-up
@@ -200,6 +201,8 @@ export async function benchmark(opts: { threads: number; seconds: number }): Pro
       extranonce1Hex: '',
     })
     await sleep(BENCHMARK_WARMUP_MS)
+    // On a loaded machine the first chunks can take longer than the warm-up.
+    for (let waited = 0; engine.hashes === 0 && waited < BENCHMARK_START_WAIT_MS; waited += 10) await sleep(10)
     const h0 = engine.hashes
     const t0 = performance.now()
     await sleep(opts.seconds * 1000)

@@ -38,7 +38,8 @@ const counters = new BigInt64Array(data.counters)
 const search = new NonceSearch()
 let job: WorkerJob | undefined
 let next = 0n
-let chunk = 65_536
+// Start small: the first chunks run before the JIT's optimising tier and size the rest.
+let chunk = CHUNK_MIN
 let scheduled = false
 
 function step(): void {
