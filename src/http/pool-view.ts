@@ -3,6 +3,7 @@
 // and the block watcher already keep those gauges current), probes for health,
 // and the admin actions the integration hands in. No SQL or RPC here.
 import type { Metrics } from '../metrics/metrics.js'
+import type { ChainStore } from '../chain/store.js'
 import { kaleToStroops } from '../kale/reward.js'
 import { scrubString } from '../log.js'
 import type { PoolView, Health, HealthPart, PoolSummary, BlockRow, MinerDetail, FarmerRow, AddFarmersResult, PayoutRunResult } from './view.js'
@@ -23,6 +24,15 @@ export interface AdminActions {
   addFarmers(count: number, stakePercent: number): Promise<AddFarmersResult>
   disableFarmer(publicKey: string): Promise<boolean>
   runPayouts(): Promise<PayoutRunResult>
+}
+
+/** POST /api/farmers/:key/disable through the chain store: false when the pool holds no such farmer. */
+export function disableFarmerVia(store: Pick<ChainStore, 'listFarmers' | 'setFarmerStatus'>): (publicKey: string) => Promise<boolean> {
+  return async (publicKey) => {
+    if (!(await store.listFarmers()).some((f) => f.publicKey === publicKey)) return false
+    await store.setFarmerStatus(publicKey, 'disabled')
+    return true
+  }
 }
 
 /** Health probes: resolve when the part answers, reject (with a PoolError) when not. */
