@@ -13,8 +13,8 @@ export class BestWorkTracker implements BestWorkSource {
     return this.byBlock.get(index)?.get(farmer)
   }
 
-  /** Offers a verified hash; returns true when it became the best for (index, farmer). */
-  offer(index: number, farmer: string, nonce: bigint, hash: Uint8Array, zeros: number): boolean {
+  /** Offers a verified hash (nonce as 16 hex digits); returns true when it became the best for (index, farmer). */
+  offer(index: number, farmer: string, nonceHex: string, hash: Uint8Array, zeros: number): boolean {
     let m = this.byBlock.get(index)
     if (!m) {
       m = new Map()
@@ -23,7 +23,8 @@ export class BestWorkTracker implements BestWorkSource {
     }
     const cur = m.get(farmer)
     if (cur && (cur.zeros > zeros || (cur.zeros === zeros && compareHashes(cur.hash, hash) <= 0))) return false
-    m.set(farmer, { index, farmer, nonce, hash: Uint8Array.from(hash), zeros })
+    // BigInt only for a new best (rare), not for every share.
+    m.set(farmer, { index, farmer, nonce: BigInt('0x' + nonceHex), hash: Uint8Array.from(hash), zeros })
     return true
   }
 

@@ -60,7 +60,14 @@ export class StratumServer {
     this.m = deps.metrics ?? defaultMetrics()
     this.log = (deps.logger ?? silentLogger()).child({ part: 'stratum' })
     this.now = deps.now ?? Date.now
-    const io = { send: (s: Session, line: string) => this.write(s, line), ban: (s: Session) => this.ban(s) }
+    const io = {
+      send: (s: Session, line: string) => this.write(s, line),
+      ban: (s: Session) => this.ban(s),
+      resume: (s: Session) => {
+        s.busy = false
+        this.pump(s)
+      },
+    }
     this.stratifier = new Stratifier(o, deps.verifier, deps.shares, io, this.m, this.log, this.now)
   }
 
@@ -173,13 +180,8 @@ export class StratumServer {
           this.write(s, encodeError(parsed.id, parsed.code, parsed.message))
           continue
         }
-        const pending = this.stratifier.handle(s, parsed.request)
-        if (pending) {
+        if (this.stratifier.handle(s, parsed.request)) {
           s.busy = true
-          pending.then(() => {
-            s.busy = false
-            this.pump(s)
-          })
           break
         }
         if (s.closing) return

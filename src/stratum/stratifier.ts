@@ -34,6 +34,8 @@ export interface Io {
   send(s: Session, line: string): void
   /** Bans the session's IP (when configured) and closes it. */
   ban(s: Session): void
+  /** A pending line's answer was written: handle the session's next lines. */
+  resume(s: Session): void
 }
 
 const TARGET_CACHE_MAX = 4096
@@ -71,8 +73,11 @@ export class Stratifier {
     this.sharesBy = Object.fromEntries(entries) as unknown as Record<ShareOutcome, { inc(n?: number): void }>
   }
 
-  /** Handles one request; a Promise when the answer needs the verifier (the session waits for it). */
-  handle(s: Session, r: Request): Promise<void> | undefined {
+  /**
+   * Handles one request. Returns true when the answer waits for the verifier: the
+   * session handles no further line until the stratifier calls `io.resume(s)`.
+   */
+  handle(s: Session, r: Request): boolean {
     switch (r.method) {
       case 'mining.submit': return this.submit(s, r)
       case 'mining.subscribe': return this.send(s, this.subscribe(s, r))
@@ -87,9 +92,9 @@ export class Stratifier {
     }
   }
 
-  private send(s: Session, line: string): undefined {
+  private send(s: Session, line: string): false {
     this.io.send(s, line)
-    return undefined
+    return false
   }
 
   private invalidParams(id: RequestId, why: string): string {
@@ -163,7 +168,7 @@ export class Stratifier {
 
   // --- shares ---
 
-  private submit(s: Session, r: Request): Promise<void> | undefined {
+  private submit(s: Session, r: Request): boolean {
     const [workerName, jobId, nonceHex] = r.params
     if (typeof workerName !== 'string' || typeof jobId !== 'string' || typeof nonceHex !== 'string') {
       return this.send(s, this.invalidParams(r.id, 'expected [workerName, jobId, nonceHex]'))
@@ -172,19 +177,19 @@ export class Stratifier {
     if (typeof pre === 'string') return this.judged(s, r.id, pre)
     const { held, worker } = pre
     const key = nonceHex.toLowerCase()
-    const nonce = BigInt('0x' + key)
-    const pending = this.verifier.verify(held.job.work.template, nonce)
-    if (!pending) return this.judged(s, r.id, 'busy')
-    return pending.then(
-      (hash) => {
-        held.nonces.add(key)
-        this.judged(s, r.id, this.judgeHash(s, held, hash, nonce, worker))
-      },
-      (err: unknown) => {
+    const id = r.id
+    const queued = this.verifier.verify(held.job.work.template, key, (hash, err) => {
+      if (!hash) {
         s.log.error({ err }, 'share verification failed')
-        this.judged(s, r.id, 'internal')
-      },
-    )
+        this.judged(s, id, 'internal')
+      } else {
+        held.nonces.add(key)
+        this.judged(s, id, this.judgeHash(s, held, hash, key, worker))
+      }
+      this.io.resume(s)
+    })
+    if (!queued) return this.judged(s, r.id, 'busy')
+    return true
   }
 
   /** Checks 25, 24, 20, 21, 22 in PROTOCOL.md order, before any hashing. */
@@ -206,7 +211,7 @@ export class Stratifier {
     return { held, worker }
   }
 
-  private judgeHash(s: Session, held: { job: Job; difficulty: number; target: Uint8Array }, hash: Uint8Array, nonce: bigint, worker: { payoutAddress: string; worker: string }): ShareOutcome {
+  private judgeHash(s: Session, held: { job: Job; difficulty: number; target: Uint8Array }, hash: Uint8Array, nonceHex: string, worker: { payoutAddress: string; worker: string }): ShareOutcome {
     const work = held.job.work
     // The block may have ended while the hash was computed.
     if (work.stale) return 'jobNotFound'
@@ -217,7 +222,7 @@ export class Stratifier {
     if (!ok) return 'busy'
     s.lastValidShareMs = nowMs
     this.m.acceptedDifficultyTotal.inc(held.difficulty)
-    if (this.bestWork.offer(work.index, work.farmer, nonce, hash, z) && z >= this.zerosTarget) this.queueRebalance()
+    if (this.bestWork.offer(work.index, work.farmer, nonceHex, hash, z) && z >= this.zerosTarget) this.queueRebalance()
     if (!s.fixed) {
       s.vardiff = vardiffRecord(s.vardiff, held.difficulty)
       if (vardiffDue(s.vardiff, nowMs, this.vardiff)) this.retarget(s, nowMs)
@@ -225,17 +230,17 @@ export class Stratifier {
     return 'accepted'
   }
 
-  private judged(s: Session, id: RequestId, o: ShareOutcome): undefined {
+  private judged(s: Session, id: RequestId, o: ShareOutcome): false {
     this.sharesBy[o].inc()
     this.io.send(s, encodeOutcome(id, o))
-    if (o === 'busy' || o === 'internal') return undefined
+    if (o === 'busy' || o === 'internal') return false
     s.sharesJudged++
     if (countsAsInvalid(o)) s.sharesInvalid++
     if (s.sharesJudged >= this.o.banSharesMin && s.sharesInvalid * 100 > this.o.banInvalidPercent * s.sharesJudged) {
       s.log.warn({ judged: s.sharesJudged, invalid: s.sharesInvalid }, 'invalid-share ban')
       this.io.ban(s)
     }
-    return undefined
+    return false
   }
 
   // --- vardiff ---

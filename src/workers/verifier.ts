@@ -20,16 +20,25 @@ export interface VerifierOptions {
   metrics?: Metrics
 }
 
-/** What the stratum server needs: a hash for a preimage, or undefined = busy. */
+/** Called once per share: the 32-byte hash, or `undefined` and the error when the task failed. */
+export type VerifyDone = (hash: Uint8Array | undefined, err?: unknown) => void
+
+/**
+ * What the stratum server needs. `verify` copies the 76-byte template with the
+ * nonce (16 hex digits, already validated) into the forming batch and returns
+ * true, or returns false at once when the verifier is full (the share is "busy").
+ * `done` is always called later, never from inside `verify`.
+ * A callback instead of a Promise per share: at hundreds of thousands of shares
+ * per second the Promise and its closure were the main thread's largest cost.
+ */
 export interface ShareVerifier {
-  verify(template: Uint8Array, nonce: bigint): Promise<Uint8Array> | undefined
+  verify(template: Uint8Array, nonceHex: string, done: VerifyDone): boolean
 }
 
 interface Batch {
-  buf: Uint8Array
+  buf: Buffer
   count: number
-  waiters: ((hash: Uint8Array) => void)[]
-  failers: ((err: unknown) => void)[]
+  dones: VerifyDone[]
   startedNs: bigint
 }
 
@@ -61,29 +70,39 @@ export class Verifier implements ShareVerifier {
     return this.outstanding
   }
 
-  verify(template: Uint8Array, nonce: bigint): Promise<Uint8Array> | undefined {
-    if (this.closed) return undefined
+  verify(template: Uint8Array, nonceHex: string, done: VerifyDone): boolean {
+    if (this.closed) return false
     let b = this.forming
     if (!b) {
-      if (this.waiting) return undefined
+      if (this.waiting) return false
       b = this.newBatch()
       this.forming = b
       this.arm()
     }
     const at = b.count * PREIMAGE_BYTES
     b.buf.set(template, at)
-    new DataView(b.buf.buffer, b.buf.byteOffset + at + 4, 8).setBigUint64(0, nonce, false)
+    b.buf.write(nonceHex, at + 4, 8, 'hex')
     b.count++
-    const p = new Promise<Uint8Array>((resolve, reject) => {
-      b.waiters.push(resolve)
-      b.failers.push(reject)
-    })
+    b.dones.push(done)
     if (b.count >= this.o.batchMax) this.seal()
-    return p
+    return true
+  }
+
+  /** Promise form for callers off the hot path (tests, tools); undefined = busy. */
+  hash(template: Uint8Array, nonce: bigint): Promise<Uint8Array> | undefined {
+    let resolve!: (h: Uint8Array) => void
+    let reject!: (e: unknown) => void
+    const p = new Promise<Uint8Array>((res, rej) => {
+      resolve = res
+      reject = rej
+    })
+    const ok = this.verify(template, nonce.toString(16).padStart(16, '0'), (h, err) => (h ? resolve(h) : reject(err)))
+    return ok ? p : undefined
   }
 
   private newBatch(): Batch {
-    return { buf: new Uint8Array(this.o.batchMax * PREIMAGE_BYTES), count: 0, waiters: [], failers: [], startedNs: process.hrtime.bigint() }
+    // allocUnsafeSlow: a Buffer that owns its ArrayBuffer (not a slice of the shared pool), so it can be transferred.
+    return { buf: Buffer.allocUnsafeSlow(this.o.batchMax * PREIMAGE_BYTES), count: 0, dones: [], startedNs: process.hrtime.bigint() }
   }
 
   private arm(): void {
@@ -115,11 +134,11 @@ export class Verifier implements ShareVerifier {
         this.done()
         m?.verifySeconds.observe(Number(process.hrtime.bigint() - b.startedNs) / 1e9)
         const all = new Uint8Array(hashes)
-        for (let i = 0; i < b.count; i++) b.waiters[i]!(all.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES))
+        for (let i = 0; i < b.count; i++) b.dones[i]!(all.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES))
       },
       (err: unknown) => {
         this.done()
-        for (const f of b.failers) f(err)
+        for (const d of b.dones) d(undefined, err)
       },
     )
   }
@@ -134,9 +153,12 @@ export class Verifier implements ShareVerifier {
     }
   }
 
-  async close(): Promise<void> {
+  /** Stops taking shares, lets batches in flight finish (bounded by `graceMs`), then ends the threads. */
+  async close(graceMs = 5000): Promise<void> {
     this.closed = true
     this.seal()
+    const end = Date.now() + graceMs
+    while ((this.outstanding > 0 || this.waiting) && Date.now() < end) await new Promise((r) => setTimeout(r, 5))
     await this.pool.close()
   }
 }

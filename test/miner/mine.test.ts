@@ -41,9 +41,12 @@ describe('miner', () => {
       await c.connect()
       const e1 = c.extranonce1Hex
       const sid = c.sessionId
+      let drops = 0
+      let connects = 0
+      c.on('disconnect', () => drops++)
+      c.on('connected', () => connects++)
       for (const sess of s.server.stratifier.sessions) sess.socket.destroy()
-      await waitFor(() => !c.ready, 2000)
-      await waitFor(() => c.ready, 5000)
+      await waitFor(() => drops === 1 && connects === 1, 5000)
       expect(c.sessionId).toBe(sid)
       expect(c.extranonce1Hex).toBe(e1)
     } finally {

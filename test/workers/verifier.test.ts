@@ -20,7 +20,7 @@ describe('Verifier', () => {
     v = new Verifier({ threads: 2, batchMax: 8, batchMs: 1, queueMax: 100, idleTimeoutMs: 1000 })
     const template = preimage(42, 0n, randomBytes(32), randomBytes(32))
     const nonces = Array.from({ length: 50 }, (_, i) => BigInt(i) * 0x0123456789n)
-    const hashes = await Promise.all(nonces.map((n) => v!.verify(template, n)!))
+    const hashes = await Promise.all(nonces.map((n) => v!.hash(template, n)!))
     for (let i = 0; i < nonces.length; i++) {
       const pre = Uint8Array.from(template)
       new DataView(pre.buffer).setBigUint64(4, nonces[i]!, false)
@@ -34,7 +34,7 @@ describe('Verifier', () => {
     const accepted: Promise<Uint8Array>[] = []
     let busy = 0
     for (let i = 0; i < 20; i++) {
-      const p = v.verify(t, BigInt(i))
+      const p = v.hash(t, BigInt(i))
       if (p) accepted.push(p)
       else busy++
     }
@@ -42,6 +42,6 @@ describe('Verifier', () => {
     expect(accepted.length).toBe(6)
     expect(busy).toBe(14)
     await Promise.all(accepted)
-    expect(v.verify(t, 99n)).toBeInstanceOf(Promise)
+    expect(v.hash(t, 99n)).toBeInstanceOf(Promise)
   })
 })
