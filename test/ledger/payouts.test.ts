@@ -1,0 +1,223 @@
+// Payouts against the devnet through the real SDK: normal runs, skipped
+// addresses, and crashes at every point between commit and recording.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { Registry } from 'prom-client'
+import { Account, Asset, Keypair, Operation, TransactionBuilder } from '@stellar/stellar-sdk'
+import { startDevnet, type Devnet } from '../../src/devnet/index.js'
+import { RpcClient } from '../../src/chain/rpc.js'
+import { KalePayments } from '../../src/chain/payments.js'
+import { signerFromSeed, type Signer } from '../../src/chain/signer.js'
+import { Payouts, type PayoutsOptions } from '../../src/ledger/payouts.js'
+import { balanceOf } from '../../src/ledger/credits.js'
+import { createMetrics } from '../../src/metrics/metrics.js'
+import { openTestDb, type TestDb } from './db.js'
+
+const KALE = 10_000_000n
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+
+describe('payouts on the devnet', () => {
+  let devnet: Devnet
+  let db: TestDb
+  let rpc: RpcClient
+  let asset: Asset
+  const signers = new Map<string, Signer>()
+  const farmers: Keypair[] = []
+  const miners: Keypair[] = []
+  let untrusting: Keypair
+  const nobody = Keypair.random().publicKey()
+  let runs = 0
+
+  async function waitApplied(hash: string): Promise<void> {
+    for (let i = 0; i < 100; i++) {
+      const r = await rpc.call('getTransaction', (s) => s.getTransaction(hash))
+      if (r.status === 'SUCCESS') return
+      if (r.status === 'FAILED') throw new Error(`transaction ${hash} failed`)
+      await sleep(50)
+    }
+    throw new Error(`transaction ${hash} not applied`)
+  }
+
+  async function submit(source: Keypair, ops: ReturnType<typeof Operation.payment>[]): Promise<void> {
+    const acc = await rpc.call('getAccount', (s) => s.getAccount(source.publicKey()))
+    const b = new TransactionBuilder(new Account(source.publicKey(), acc.sequenceNumber()), { fee: '100', networkPassphrase: devnet.info.networkPassphrase }).setTimeout(60)
+    for (const op of ops) b.addOperation(op)
+    const tx = b.build()
+    tx.sign(source)
+    const sent = await rpc.call('sendTransaction', (s) => s.sendTransaction(tx), false)
+    expect(sent.status).toBe('PENDING')
+    await waitApplied(sent.hash)
+  }
+
+  async function fund(kp: Keypair, trust: boolean): Promise<void> {
+    const res = await fetch(`${devnet.info.friendbotUrl}?addr=${kp.publicKey()}`)
+    expect(res.status).toBe(200)
+    await res.arrayBuffer()
+    if (trust) await submit(kp, [Operation.changeTrust({ asset })])
+  }
+
+  async function onChain(address: string): Promise<bigint> {
+    return (await chain().balances([address])).get(address) ?? 0n
+  }
+
+  function chain(): KalePayments {
+    return new KalePayments({ rpc, networkPassphrase: devnet.info.networkPassphrase, asset: devnet.info.asset, signerOf: (pk) => signers.get(pk) })
+  }
+
+  function payouts(extra: Partial<PayoutsOptions> = {}): Payouts {
+    return new Payouts({
+      sql: db.sql,
+      chain: chain(),
+      thresholdStroops: 10n * KALE,
+      pollMs: 60,
+      pollAttempts: 40,
+      validSeconds: 60,
+      expiryMarginSeconds: 1,
+      metrics: createMetrics(new Registry()),
+      ...extra,
+    })
+  }
+
+  async function credit(miner: string, stroops: bigint): Promise<void> {
+    await db.sql`INSERT INTO balance_entries (miner, amount_stroops, kind, cause, block) VALUES (${miner}, ${stroops}, 'reward', ${`reward:${++runs}:${miner}`}, ${runs})`
+  }
+
+  beforeAll(async () => {
+    devnet = await startDevnet({ port: 0, ledgerMs: 100 })
+    rpc = new RpcClient(devnet.info.rpcUrl, { timeoutMs: 5000, retriesMax: 2 })
+    const [code, issuer] = devnet.info.asset.split(':') as [string, string]
+    asset = new Asset(code, issuer)
+    const issuerKp = (devnet.chain.ctx.ids as unknown as { issuerKeypair: Keypair }).issuerKeypair
+    for (let i = 0; i < 2; i++) {
+      const kp = Keypair.random()
+      farmers.push(kp)
+      signers.set(kp.publicKey(), signerFromSeed(Buffer.from(kp.rawSecretKey())))
+      await fund(kp, true)
+    }
+    for (let i = 0; i < 3; i++) {
+      const kp = Keypair.random()
+      miners.push(kp)
+      await fund(kp, true)
+    }
+    untrusting = Keypair.random()
+    await fund(untrusting, false)
+    // the farmers' "harvested" KALE: 1000 and 400 KALE
+    await submit(issuerKp, [
+      Operation.payment({ destination: farmers[0]!.publicKey(), asset, amount: '1000' }),
+      Operation.payment({ destination: farmers[1]!.publicKey(), asset, amount: '400' }),
+    ])
+    db = await openTestDb('payouts')
+    for (const f of farmers) {
+      await db.sql`INSERT INTO farmers (public_key, encrypted_secret) VALUES (${f.publicKey()}, 'test')`
+    }
+  }, 120_000)
+
+  afterAll(async () => {
+    await db?.dispose()
+    await devnet?.close()
+  })
+
+  beforeEach(async () => {
+    // settle anything a previous test left pending so tests stay independent
+    await payouts().reconcile()
+  })
+
+  it('pays due miners exactly, skips addresses that cannot receive KALE and says why', async () => {
+    await credit(miners[0]!.publicKey(), 50n * KALE + 3n)
+    await credit(miners[1]!.publicKey(), 20n * KALE)
+    await credit(miners[2]!.publicKey(), 9n * KALE) // below the threshold
+    await credit(untrusting.publicKey(), 30n * KALE)
+    await credit(nobody, 30n * KALE)
+    const before = await Promise.all(miners.map((m) => onChain(m.publicKey())))
+    const skipped: [string, string][] = []
+    const summary = await payouts({ onSkipped: (a, r) => skipped.push([a, r]) }).run()
+    expect(summary.payouts).toBe(2)
+    expect(summary.paidStroops).toBe(70n * KALE + 3n)
+    expect(summary.skipped).toBe(2)
+    expect(skipped.map((s) => s[0]).sort()).toEqual([untrusting.publicKey(), nobody].sort())
+    expect(skipped.find((s) => s[0] === untrusting.publicKey())![1]).toMatch(/trustline/)
+    expect(skipped.find((s) => s[0] === nobody)![1]).toMatch(/no Stellar account/)
+    expect(await onChain(miners[0]!.publicKey())).toBe(before[0]! + 50n * KALE + 3n)
+    expect(await onChain(miners[1]!.publicKey())).toBe(before[1]! + 20n * KALE)
+    expect(await onChain(miners[2]!.publicKey())).toBe(before[2]!)
+    expect(await balanceOf(db.sql, miners[0]!.publicKey())).toBe(0n)
+    expect(await balanceOf(db.sql, miners[2]!.publicKey())).toBe(9n * KALE)
+    expect(await balanceOf(db.sql, untrusting.publicKey())).toBe(30n * KALE)
+    const rows = await db.sql`SELECT status FROM payouts`
+    expect(rows.every((r) => r.status === 'completed')).toBe(true)
+    const skips = await db.sql`SELECT miner, reason FROM payout_skips`
+    expect(skips.length).toBe(2)
+    // nothing more is due: a second run pays nothing
+    const again = await payouts().run()
+    expect(again.payouts).toBe(0)
+    expect(await onChain(miners[0]!.publicKey())).toBe(before[0]! + 50n * KALE + 3n)
+  })
+
+  it('crash after commit, before send: the next run sends the same transaction; paid once', async () => {
+    const m = miners[0]!.publicKey()
+    await credit(m, 15n * KALE)
+    const before = await onChain(m)
+    const crash = payouts({ hooks: { afterCommit: () => { throw new Error('crash after commit') } } })
+    await expect(crash.run()).rejects.toThrow(/crash after commit/)
+    const [p] = await db.sql`SELECT status, tx_hash FROM payouts ORDER BY id DESC LIMIT 1`
+    expect(p!.status).toBe('pending')
+    expect(await balanceOf(db.sql, m)).toBe(0n) // debited with the commit
+    expect(await onChain(m)).toBe(before)
+    // restart: reconcile resends; poll until it settles
+    for (let i = 0; i < 40; i++) {
+      await payouts().run()
+      const [q] = await db.sql`SELECT status FROM payouts WHERE tx_hash = ${p!.tx_hash as string}`
+      if (q!.status !== 'pending') break
+      await sleep(100)
+    }
+    const [q] = await db.sql`SELECT status FROM payouts WHERE tx_hash = ${p!.tx_hash as string}`
+    expect(q!.status).toBe('completed')
+    expect(await onChain(m)).toBe(before + 15n * KALE)
+    expect(await balanceOf(db.sql, m)).toBe(0n)
+    await payouts().run()
+    expect(await onChain(m)).toBe(before + 15n * KALE)
+  })
+
+  it('crash after send, before recording: the next run finds it applied; paid once', async () => {
+    const m = miners[1]!.publicKey()
+    await credit(m, 12n * KALE)
+    const before = await onChain(m)
+    const crash = payouts({ hooks: { afterSend: () => { throw new Error('crash after send') } } })
+    await expect(crash.run()).rejects.toThrow(/crash after send/)
+    const [p] = await db.sql`SELECT status, tx_hash FROM payouts ORDER BY id DESC LIMIT 1`
+    expect(p!.status).toBe('pending')
+    await sleep(400) // a few ledgers: the transaction applies meanwhile
+    const r = await payouts().run()
+    expect(r.reconciled.completed).toBe(1)
+    expect(r.payouts).toBe(0)
+    expect(await onChain(m)).toBe(before + 12n * KALE)
+    expect(await balanceOf(db.sql, m)).toBe(0n)
+  })
+
+  it('a payout never sent expires, is reversed and paid again: once', async () => {
+    const m = miners[2]!.publicKey()
+    await credit(m, 5n * KALE) // with the 9 KALE left from the first test: 14 KALE due
+    const before = await onChain(m)
+    const due = await balanceOf(db.sql, m)
+    const crash = payouts({ validSeconds: 1, hooks: { afterCommit: () => { throw new Error('crash after commit') } } })
+    await expect(crash.run()).rejects.toThrow(/crash/)
+    const [p] = await db.sql`SELECT id, tx_hash, max_time FROM payouts ORDER BY id DESC LIMIT 1`
+    // wait past the time bound and the margin (wall clock)
+    const waitMs = (Number(p!.max_time) + 1) * 1000 - Date.now() + 300
+    await sleep(Math.max(0, waitMs))
+    const r = await payouts({ validSeconds: 1 }).run()
+    expect(r.reconciled.reversed).toBe(1)
+    const [old] = await db.sql`SELECT status FROM payouts WHERE id = ${p!.id as bigint}`
+    expect(old!.status).toBe('expired')
+    // re-queued and paid in the same run by a fresh transaction
+    expect(r.payouts).toBe(1)
+    expect(await onChain(m)).toBe(before + due)
+    expect(await balanceOf(db.sql, m)).toBe(0n)
+    const kinds = await db.sql`SELECT kind, amount_stroops FROM balance_entries WHERE miner = ${m} ORDER BY id`
+    expect(kinds.map((k) => k.kind)).toEqual(['reward', 'reward', 'payout', 'reversal', 'payout'])
+    // the expired envelope cannot apply any more, even if resent
+    const res = await chain().send((await db.sql`SELECT envelope_xdr FROM payouts WHERE id = ${p!.id as bigint}`)[0]!.envelope_xdr as string)
+    expect(res.status).toBe('error')
+    await sleep(300)
+    expect(await onChain(m)).toBe(before + due)
+  })
+})
