@@ -1,5 +1,50 @@
-import { PoolError, ErrorCode } from '../errors.js'
+// `kale-pool start` (npm start): the pool, until SIGINT/SIGTERM.
+import { loadConfig } from '../config.js'
+import { createLogger, registerSecrets } from '../log.js'
+import { startPool } from '../main.js'
 
-export async function run(_argv: readonly string[]): Promise<number> {
-  throw new PoolError(ErrorCode.INTERNAL, 'start is not built yet')
+function hostForMiners(bind: string): string {
+  return bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind
+}
+
+export async function run(argv: readonly string[]): Promise<number> {
+  if (argv.length > 0) {
+    process.stderr.write(`kale-pool start: takes no arguments (configure with environment variables; see README)\n`)
+    return 2
+  }
+  const config = loadConfig(process.env)
+  registerSecrets([config.adminToken, config.masterKey, config.fundingSecret, config.databaseUrl])
+  const log = createLogger(config.logLevel)
+  const pool = await startPool(config, { log })
+  const host = hostForMiners(config.stratumHost)
+  const summary = {
+    network: pool.net.name,
+    rpc: pool.net.rpcUrl,
+    stratum: `stratum+tcp://${host}:${pool.stratumPort}`,
+    http: pool.httpUrl,
+    database: pool.db.where,
+    dataDir: config.dataDir,
+  }
+  process.stderr.write(
+    `kale-pool is running\n` +
+      Object.entries(summary).map(([k, v]) => `  ${k.padEnd(9)} ${v}\n`).join('') +
+      `quick guide: npx kale-pool mine --url stratum+tcp://${host}:${pool.stratumPort} --user <your G-address>[.worker]\n`,
+  )
+  await new Promise<void>((resolve) => {
+    let signals = 0
+    const onSignal = (sig: NodeJS.Signals): void => {
+      if (++signals > 1) {
+        log.warn({ sig }, 'second signal: exiting now')
+        process.exit(130)
+      }
+      log.info({ sig }, 'shutting down')
+      pool.stop().then(resolve, (err: unknown) => {
+        log.error({ err }, 'shutdown failed')
+        resolve()
+      })
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+  })
+  return 0
 }

@@ -1,0 +1,201 @@
+// Wiring and lifecycle of the one long-lived pool process (ARCHITECTURE.md).
+// Start order: lock → database → devnet (if embedded) → network → chain →
+// verifier → share intake → stratum → farmers → block cycle → HTTP.
+// Stop order is the reverse, with shares flushed before the database closes.
+import path from 'node:path'
+import type { Config } from './config.js'
+import { PoolError, ErrorCode } from './errors.js'
+import type { Logger } from './log.js'
+import { metrics as defaultMetrics, type Metrics } from './metrics/metrics.js'
+import { lockDataDir, type DataDirLock } from './lockfile.js'
+import { openDb, type Db } from './ledger/db.js'
+import { migrate } from './ledger/migrate.js'
+import { ShareBuffer } from './ledger/shares.js'
+import { PgChainStore } from './ledger/chain-store.js'
+import { recordBlock, rewardSettledBlocks } from './ledger/credits.js'
+import { startDevnet, type Devnet } from './devnet/index.js'
+import { resolveNetwork, type NetworkInfo } from './chain/network.js'
+import { loadMasterKey } from './chain/secrets.js'
+import { signerFromSeed } from './chain/signer.js'
+import { decodeStrKey, VersionByte } from './kale/strkey.js'
+import { createChain, type Chain } from './chain/index.js'
+import { ensureFarmers, activeFarmers, createFarmers } from './chain/farmers.js'
+import type { HarvestedEvent } from './chain/scheduler.js'
+import { Verifier } from './workers/verifier.js'
+import { StratumServer } from './stratum/server.js'
+import { startHttpServer, type HttpServer } from './http/server.js'
+import { createPoolView } from './http/pool-view.js'
+import { createLedgerReads } from './ledger/queries.js'
+import { PayoutRunner } from './ledger/payout-runner.js'
+
+export interface PoolHandle {
+  config: Config
+  net: NetworkInfo
+  devnet: Devnet | undefined
+  db: Db
+  chain: Chain
+  stratum: StratumServer
+  shares: ShareBuffer
+  http: HttpServer
+  payouts: PayoutRunner
+  stratumPort: number
+  httpUrl: string
+  /** Graceful stop: reconnect miners, flush shares, let chain work finish, close everything. */
+  stop(): Promise<void>
+}
+
+export interface StartOptions {
+  log: Logger
+  metrics?: Metrics
+  /** stratum coarse-timer period (tests pass less) */
+  tickMs?: number
+}
+
+/** Seconds a graceful stop waits for in-flight chain transactions. */
+const CHAIN_DRAIN_MS = 15_000
+/** Seconds a graceful stop waits for the last share flush. */
+const SHARE_DRAIN_MS = 10_000
+
+export async function startPool(config: Config, o: StartOptions): Promise<PoolHandle> {
+  const log = o.log
+  const m = o.metrics ?? defaultMetrics()
+  const cleanup: Array<() => Promise<void> | void> = []
+  const undo = async (): Promise<void> => {
+    for (const fn of cleanup.reverse()) await Promise.resolve().then(fn).catch((err: unknown) => log.warn({ err }, 'cleanup failed'))
+  }
+  try {
+    const lock: DataDirLock = lockDataDir(config.dataDir)
+    cleanup.push(() => lock.release())
+
+    const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: config.databasePoolMax })
+    cleanup.push(() => db.close())
+    const applied = await migrate(db.sql)
+    log.info({ database: db.where, applied }, 'database ready')
+
+    let devnet: Devnet | undefined
+    let rpcUrl = config.stellarRpcUrl
+    if (config.kaleNetwork === 'devnet' && rpcUrl === undefined) {
+      devnet = await startDevnet({ port: config.devnetPort, host: '127.0.0.1', ledgerMs: config.devnetLedgerMs, dataDir: path.join(config.dataDir, 'devnet') })
+      cleanup.push(() => devnet?.close())
+      rpcUrl = devnet.info.rpcUrl
+      log.info({ rpcUrl, ledgerMs: devnet.info.ledgerMs }, 'devnet running in-process')
+    }
+    const net = await resolveNetwork({ kaleNetwork: config.kaleNetwork, rpcUrl, timeoutMs: config.rpcTimeoutMs })
+    const masterKey = loadMasterKey({ kaleNetwork: config.kaleNetwork, masterKey: config.masterKey, masterKeyFile: config.masterKeyFile, dataDir: config.dataDir })
+    const store = new PgChainStore(db.sql)
+
+    const verifier = new Verifier({
+      threads: config.verifyThreads, batchMax: config.verifyBatchMax, batchMs: config.verifyBatchMs,
+      queueMax: config.verifyQueueMax, idleTimeoutMs: config.verifyIdleTimeoutMs, metrics: m,
+    })
+    cleanup.push(() => verifier.close())
+    const shares = new ShareBuffer({ sql: db.sql, flushMs: config.shareFlushMs, rowsMax: config.shareBufferRowsMax, log, metrics: m })
+    shares.start()
+    cleanup.push(async () => {
+      await shares.stop(SHARE_DRAIN_MS)
+    })
+    const stratum = new StratumServer({ ...config, tickMs: o.tickMs }, { verifier, shares, logger: log, metrics: m })
+    cleanup.push(() => stratum.close())
+
+    const chain = createChain({
+      net, store, log, metrics: m, masterKey,
+      funder: fundingSigner(config.fundingSecret),
+      bestWork: stratum.bestWork,
+      rpcTimeoutMs: config.rpcTimeoutMs, rpcRetriesMax: config.rpcRetriesMax, chainConcurrencyMax: config.chainConcurrencyMax,
+      feeInclusionMaxStroops: config.feeInclusionMaxStroops, workLeadSeconds: config.workLeadSeconds, farmerXlmMin: config.farmerXlmMin,
+      onWorked: (index, farmer) => stratum.markWorked(index, farmer),
+    })
+    const policy = { feePercent: config.poolFeePercent, scheme: config.payoutScheme, pplnsBlocks: config.pplnsBlocks }
+    const reward = (): void => {
+      rewardSettledBlocks(db.sql, policy, m).then(
+        (done) => { for (const b of done) log.info({ block: b.block, pot: b.potStroops.toString(), fee: b.feeStroops.toString(), miners: b.credits.length }, 'block rewarded') },
+        (err: unknown) => log.warn({ err }, 'rewarding failed; retried at the next harvest'),
+      )
+    }
+    chain.scheduler.on('block', (ev) => {
+      stratum.onBlock(ev)
+      recordBlock(db.sql, ev).catch((err: unknown) => log.warn({ err, block: ev.index }, 'recording block failed'))
+    })
+    chain.scheduler.on('planted', (ev) => stratum.onPlanted(ev))
+    chain.scheduler.on('harvested', (ev: HarvestedEvent) => {
+      log.info({ block: ev.index, pails: ev.rewards.length }, 'block harvested')
+      reward()
+    })
+
+    const farmers = await ensureFarmers(chain.accounts, config.farmers, config.stakePercent)
+    chain.scheduler.setFarmers(farmers)
+    log.info({ farmers: farmers.length }, 'farmer accounts ready')
+    const { port: stratumPort } = await stratum.listen()
+    chain.scheduler.start()
+    cleanup.push(async () => {
+      chain.scheduler.stop()
+      await Promise.race([chain.scheduler.idle(), new Promise((r) => setTimeout(r, CHAIN_DRAIN_MS).unref())])
+    })
+    reward() // blocks settled before a restart
+
+    const payouts = new PayoutRunner({
+      sql: db.sql, net, log, metrics: m,
+      signerFor: async (publicKey) => {
+        const f = activeFarmers(await store.listFarmers(), masterKey).find((x) => x.signer.publicKey === publicKey)
+        return f?.signer
+      },
+      thresholdKale: config.payoutThresholdKale, intervalSeconds: config.payoutIntervalSeconds,
+      rpcTimeoutMs: config.rpcTimeoutMs,
+      onSkipped: (address, reason) => stratum.showMessage(address, reason),
+    })
+    payouts.start()
+    cleanup.push(() => payouts.stop())
+
+    const view = createPoolView({
+      reads: createLedgerReads(db.sql),
+      admin: {
+        addFarmers: async (count, stakePercent) => {
+          const publicKeys = await createFarmers(chain.accounts, count, stakePercent)
+          chain.scheduler.setFarmers(activeFarmers(await store.listFarmers(), masterKey))
+          return { publicKeys }
+        },
+        disableFarmer: async (publicKey) => {
+          const known = (await store.listFarmers()).some((f) => f.publicKey === publicKey)
+          if (!known) return false
+          await store.setFarmerStatus(publicKey, 'disabled')
+          chain.scheduler.setFarmers(activeFarmers(await store.listFarmers(), masterKey))
+          return true
+        },
+        runPayouts: () => payouts.runOnce(),
+      },
+      probes: {
+        rpc: async () => { await chain.rpc.call('getLatestLedger', (s) => s.getLatestLedger()) },
+        database: async () => { await db.sql`SELECT 1` },
+        stratumListening: () => true,
+      },
+      metrics: m,
+      poolFeePercent: config.poolFeePercent, payoutScheme: config.payoutScheme, pplnsBlocks: config.pplnsBlocks,
+      payoutThresholdKale: config.payoutThresholdKale,
+    })
+    const http = await startHttpServer({ host: config.httpHost, port: config.httpPort, view, metrics: m, logger: log, adminToken: config.adminToken, stakePercentDefault: config.stakePercent })
+    cleanup.push(() => http.close())
+
+    let stopping: Promise<void> | undefined
+    const stop = (): Promise<void> => {
+      stopping ??= (async () => {
+        log.info('stopping: asking miners to reconnect, flushing shares')
+        stratum.reconnectAll(5)
+        await undo()
+        log.info('stopped')
+      })()
+      return stopping
+    }
+    return { config, net, devnet, db, chain, stratum, shares, http, payouts, stratumPort, httpUrl: http.url, stop }
+  } catch (err) {
+    await undo()
+    throw err
+  }
+}
+
+function fundingSigner(secret: string | undefined): ReturnType<typeof signerFromSeed> | undefined {
+  if (secret === undefined) return undefined
+  const seed = decodeStrKey(VersionByte.seed, secret)
+  // config.ts checked the shape; the checksum is checked here. Never echo the value.
+  if (!seed) throw new PoolError(ErrorCode.CONFIG_INVALID, 'FUNDING_SECRET must be a valid Stellar secret key (checksum failed)')
+  return signerFromSeed(seed)
+}
