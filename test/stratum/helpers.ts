@@ -37,9 +37,9 @@ export async function startServer(over: Partial<StratumOptions> = {}, deps: Part
   const v = deps.verifier ?? verifier()
   const metrics = createMetrics()
   const server = new StratumServer(options(over), { verifier: v, shares: sink, metrics, ...deps })
-  const { port } = await server.listen()
+  const { port, tlsPort } = await server.listen()
   return {
-    server, sink, port, metrics,
+    server, sink, port, tlsPort, metrics,
     async close() {
       await server.close()
       if (v instanceof Verifier) await v.close()
