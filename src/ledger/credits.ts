@@ -37,14 +37,25 @@ export async function recordBlock(sql: Sql, b: BlockEvent): Promise<void> {
       min_zeros = coalesce(blocks.min_zeros, excluded.min_zeros), max_zeros = coalesce(blocks.max_zeros, excluded.max_zeros)`
 }
 
-/** Blocks whose operations are all settled and that have not been rewarded yet, oldest first. */
+/**
+ * Blocks that are over and whose operations are all settled, not rewarded yet,
+ * oldest first. Settled: a later block has been seen (the block can no longer
+ * be planted or worked), nothing is pending or waiting for a retry, and every
+ * planted pail ended in a harvest (done or lost) or a lost work. Without these
+ * a block seen mid-cycle (plants done, works not yet sent) would be rewarded
+ * with an empty pot.
+ */
 export async function settledUnrewardedBlocks(sql: Sql, limit = 100): Promise<number[]> {
   const rows = await sql<{ block: bigint }[]>`
     SELECT o.block FROM chain_ops o
     LEFT JOIN blocks b ON b.index = o.block
     WHERE b.rewarded_at IS NULL
+      AND o.block < (SELECT coalesce(max(index), 0) FROM blocks)
     GROUP BY o.block
-    HAVING bool_and(o.status <> 'pending')
+    HAVING bool_and(o.status NOT IN ('pending', 'failed'))
+       AND bool_and(o.op <> 'plant' OR o.status <> 'done' OR EXISTS (
+             SELECT 1 FROM chain_ops s WHERE s.farmer = o.farmer AND s.block = o.block
+               AND ((s.op = 'harvest' AND s.status IN ('done', 'lost')) OR (s.op = 'work' AND s.status = 'lost'))))
        AND bool_and(o.op <> 'work' OR o.status <> 'done' OR EXISTS (
              SELECT 1 FROM chain_ops h WHERE h.farmer = o.farmer AND h.block = o.block AND h.op = 'harvest' AND h.status IN ('done', 'lost')))
     ORDER BY o.block
@@ -85,10 +96,21 @@ export async function rewardBlock(sql: Sql, block: number, policy: RewardPolicy,
   return result
 }
 
-/** Rewards every settled block not yet rewarded (call after harvests are recorded, or periodically). */
-export async function rewardSettledBlocks(sql: Sql, policy: RewardPolicy, m: Metrics = defaultMetrics()): Promise<BlockReward[]> {
+/** Where shares may still wait in memory (ShareBuffer): a block with unwritten shares is not rewarded yet. */
+export interface UnflushedShares {
+  lowestBufferedBlock(): number | null
+}
+
+/**
+ * Rewards every settled block not yet rewarded (call after harvests are recorded,
+ * or periodically). With `shares`, blocks whose share window still has shares
+ * buffered in memory (the database was away) wait for a later call.
+ */
+export async function rewardSettledBlocks(sql: Sql, policy: RewardPolicy, m: Metrics = defaultMetrics(), shares?: UnflushedShares): Promise<BlockReward[]> {
   const out: BlockReward[] = []
+  const buffered = shares?.lowestBufferedBlock() ?? null
   for (const block of await settledUnrewardedBlocks(sql)) {
+    if (buffered !== null && shareWindow(block, policy.scheme, policy.pplnsBlocks)[1] >= buffered) break
     const r = await rewardBlock(sql, block, policy, m)
     if (r) out.push(r)
   }

@@ -22,7 +22,13 @@ async function shares(db: TestDb, block: number, weights: [string, bigint][]): P
   })
 }
 
-async function harvested(store: PgChainStore, block: number, rewards: bigint[]): Promise<void> {
+/** A later block has been seen: `block` is over. */
+async function over(db: TestDb, block: number): Promise<void> {
+  await db.sql`INSERT INTO blocks (index) VALUES (${block + 1}) ON CONFLICT (index) DO NOTHING`
+}
+
+async function harvested(db: TestDb, store: PgChainStore, block: number, rewards: bigint[]): Promise<void> {
+  await over(db, block)
   for (let i = 0; i < rewards.length; i++) {
     await store.recordOp(op({ farmer: G(i), block, op: 'plant', status: 'done', amountStroops: 5_000n }))
     await store.recordOp(op({ farmer: G(i), block, op: 'work', status: 'done', zeros: 6 }))
@@ -47,7 +53,7 @@ describe('rewards written to the balance ledger', () => {
 
   it('splits the harvest pot (stakes excluded) by share difficulty, once', async () => {
     const metrics = createMetrics(new Registry())
-    await harvested(store, 10, [1_000_000_007n, 2_000_000_000n])
+    await harvested(db, store, 10, [1_000_000_007n, 2_000_000_000n])
     await shares(db, 10, [[M(1), 1_000_000n], [M(2), 2_000_000n], [M(3), 3_500_000n]])
     await shares(db, 9, [[M(4), 1_000_000_000n]]) // another block: not in a prop split
     expect(await settledUnrewardedBlocks(db.sql)).toEqual([10])
@@ -71,7 +77,7 @@ describe('rewards written to the balance ledger', () => {
   })
 
   it('two concurrent rewarders credit each miner once', async () => {
-    await harvested(store, 11, [500_000_000n])
+    await harvested(db, store, 11, [500_000_000n])
     await shares(db, 11, [[M(1), 1_000_000n], [M(2), 1_000_000n]])
     const metrics = createMetrics(new Registry())
     const results = await Promise.all([rewardBlock(db.sql, 11, PROP, metrics), rewardBlock(db.sql, 11, PROP, metrics)])
@@ -88,23 +94,46 @@ describe('rewards written to the balance ledger', () => {
     await store.recordOp(op({ farmer: G(1), block: 12, op: 'harvest', status: 'done', amountStroops: 100n }))
     expect(await settledUnrewardedBlocks(db.sql)).toEqual([])
     await store.recordOp(op({ farmer: G(2), block: 12, op: 'harvest', status: 'lost', reason: 'expired' }))
+    expect(await settledUnrewardedBlocks(db.sql)).toEqual([]) // block 12 may still be open
+    await over(db, 12)
     expect(await settledUnrewardedBlocks(db.sql)).toEqual([12])
   })
 
+  it('regression: a block seen mid-cycle (plants done, works not sent) is not rewarded with an empty pot', async () => {
+    await store.recordOp(op({ farmer: G(1), block: 14, op: 'plant', status: 'done' }))
+    await store.recordOp(op({ farmer: G(2), block: 14, op: 'plant', status: 'done' }))
+    await over(db, 14)
+    expect(await settledUnrewardedBlocks(db.sql)).toEqual([])
+    await store.recordOp(op({ farmer: G(1), block: 14, op: 'work', status: 'done' }))
+    await store.recordOp(op({ farmer: G(2), block: 14, op: 'work', status: 'lost', reason: 'landed after the rollover' }))
+    expect(await settledUnrewardedBlocks(db.sql)).toEqual([])
+    await store.recordOp(op({ farmer: G(1), block: 14, op: 'harvest', status: 'failed', reason: 'retrying' }))
+    expect(await settledUnrewardedBlocks(db.sql)).toEqual([])
+    await store.recordOp(op({ farmer: G(1), block: 14, op: 'harvest', status: 'done', amountStroops: 9n }))
+    expect(await settledUnrewardedBlocks(db.sql)).toEqual([14])
+  })
+
   it('gives a block without shares entirely to the fee', async () => {
-    await harvested(store, 13, [777n])
+    await harvested(db, store, 13, [777n])
     const [r] = await rewardSettledBlocks(db.sql, PROP, createMetrics(new Registry()))
     expect(r).toMatchObject({ block: 13, potStroops: 777n, feeStroops: 777n, credits: [] })
   })
 
   it('pplns weighs the shares of the last PPLNS_BLOCKS blocks', async () => {
-    await harvested(store, 20, [1_000_000n])
+    await harvested(db, store, 20, [1_000_000n])
     await shares(db, 16, [[M(1), 9_000_000n]]) // outside a 4-block window
     await shares(db, 17, [[M(2), 1_000_000n]])
     await shares(db, 20, [[M(3), 1_000_000n]])
     const r = await rewardBlock(db.sql, 20, { feePercent: 0, scheme: 'pplns', pplnsBlocks: 4 }, createMetrics(new Registry()))
     expect(r!.credits).toEqual([{ miner: M(2), amountStroops: 500_000n }, { miner: M(3), amountStroops: 500_000n }])
     expect(r!.feeStroops).toBe(0n)
+  })
+
+  it('waits for shares of the block still buffered in memory', async () => {
+    await harvested(db, store, 14, [1_000n])
+    const metrics = createMetrics(new Registry())
+    expect(await rewardSettledBlocks(db.sql, PROP, metrics, { lowestBufferedBlock: () => 14 })).toEqual([])
+    expect(await rewardSettledBlocks(db.sql, PROP, metrics, { lowestBufferedBlock: () => 15 })).toHaveLength(1)
   })
 
   it('records blocks as the watcher saw them', async () => {
