@@ -59,6 +59,7 @@ export class Scheduler extends EventEmitter {
   private farmers = new Map<string, ActiveFarmer>()
   private current: BlockEvent | undefined
   private stopped = false
+  private draining = false
   private readonly planted = new Map<number, Set<string>>()
   private readonly fallback = new Map<string, BestWork>()
   private readonly busy = new Set<string>()
@@ -86,6 +87,7 @@ export class Scheduler extends EventEmitter {
 
   start(): void {
     this.stopped = false
+    this.draining = false
     this.watcher.start()
   }
 
@@ -95,13 +97,20 @@ export class Scheduler extends EventEmitter {
     this.watcher.stop()
   }
 
+  /** Graceful stop: no new phases, the running ones finish and record their outcomes. */
+  async shutdown(): Promise<void> {
+    this.draining = true
+    this.watcher.stop()
+    await this.idle()
+  }
+
   /** Waits for the running phases (tests, graceful shutdown). */
   async idle(): Promise<void> {
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight])
   }
 
   private phase(name: string, fn: () => Promise<void>): void {
-    if (this.stopped || this.busy.has(name)) return
+    if (this.stopped || this.draining || this.busy.has(name)) return
     this.busy.add(name)
     const p = fn()
       .catch((err: unknown) => this.o.log.warn({ phase: name, code: (err as { code?: string }).code, reason: (err as Error).message }, 'chain phase failed; retried next ledger'))
@@ -276,8 +285,11 @@ export class Scheduler extends EventEmitter {
   }
 
   private async openNext(index: number): Promise<void> {
-    const opener = [...this.farmers.values()][0]
+    // A farmer with an idle lane opens at once (the others may still be waiting on their work).
+    const all = [...this.farmers.values()]
+    const opener = all.find((f) => this.o.submitter.idle(f.signer.publicKey)) ?? all[0]
     if (!opener) return
+    this.o.log.debug({ index, ledger: this.o.clock.ledger, idle: this.o.submitter.idle(opener.signer.publicKey) }, 'opening next block')
     const pk = opener.signer.publicKey
     let target = index + 1
     const res = await this.o.submitter.submit({
@@ -287,6 +299,7 @@ export class Scheduler extends EventEmitter {
         return this.record(pk, target, 'plant', 'pending', { txHash: hash, amountStroops: 0n })
       },
     })
+    this.o.log.debug({ index, target, status: res.status, code: res.status === 'contract-error' ? res.code : undefined, ledger: this.o.clock.ledger }, 'open attempt')
     // #8 here means the simulation still saw block `index`: not yet time; the next ledger tries again.
     if (res.status === 'contract-error') return
     if (target > index) await this.settle(pk, target, 'plant', res, { amountStroops: 0n })

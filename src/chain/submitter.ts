@@ -3,7 +3,7 @@
 // run in parallel up to concurrencyMax. Sequence numbers are cached per lane and
 // reloaded in batches of ≤ 200 accounts; rollover races and txBadSeq are
 // re-simulated and retried a bounded number of times.
-import { Account, TransactionBuilder, rpc, type Transaction, type xdr } from '@stellar/stellar-sdk'
+import { Account, TransactionBuilder, rpc, xdr, type Transaction } from '@stellar/stellar-sdk'
 import { PoolError, ErrorCode } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Metrics, ChainOpLabel } from '../metrics/metrics.js'
@@ -58,7 +58,17 @@ export type HashStatus =
 
 interface Lane {
   seq: bigint | undefined
+  queued: number
   tail: Promise<unknown>
+}
+
+/** sorobanMeta.returnValue of a TransactionMeta v3/v4, if any. */
+function returnValueOf(metaB64: string | undefined): xdr.ScVal | undefined {
+  if (typeof metaB64 !== 'string') return undefined
+  const meta = xdr.TransactionMeta.fromXDR(metaB64, 'base64') as unknown as { type: string; v3?: { sorobanMeta: { returnValue: xdr.ScVal } | null }; v4?: { sorobanMeta: { returnValue: xdr.ScVal | null } | null } }
+  if (meta.type === 'v3' || meta.type === 'transactionMetaV3') return meta.v3?.sorobanMeta?.returnValue ?? undefined
+  if (meta.type === 'v4' || meta.type === 'transactionMetaV4') return meta.v4?.sorobanMeta?.returnValue ?? undefined
+  return undefined
 }
 
 const clip = (s: string): string => (s.length > REASON_CHARS_MAX ? `${s.slice(0, REASON_CHARS_MAX)}…` : s)
@@ -80,9 +90,15 @@ export class Submitter {
   /** Queues a transaction on its source's lane; resolves with its final outcome (never throws for chain outcomes). */
   submit(req: TxRequest): Promise<TxResult> {
     const lane = this.lane(req.source.publicKey)
-    const run = lane.tail.then(() => this.withSlot(() => this.run(lane, req)))
+    lane.queued++
+    const run = lane.tail.then(() => this.withSlot(() => this.run(lane, req))).finally(() => lane.queued--)
     lane.tail = run.catch(() => undefined)
     return run
+  }
+
+  /** True when the source has no transaction queued or in flight. */
+  idle(publicKey: string): boolean {
+    return (this.lanes.get(publicKey)?.queued ?? 0) === 0
   }
 
   /** Forgets a cached sequence number (the next transaction reloads it). */
@@ -99,7 +115,7 @@ export class Submitter {
   private lane(pk: string): Lane {
     let lane = this.lanes.get(pk)
     if (!lane) {
-      lane = { seq: undefined, tail: Promise.resolve() }
+      lane = { seq: undefined, queued: 0, tail: Promise.resolve() }
       this.lanes.set(pk, lane)
     }
     return lane
@@ -275,12 +291,16 @@ export class Submitter {
 
   /** One status read of a transaction hash. */
   async status(hash: string, maxTime?: number): Promise<HashStatus> {
-    const r = await this.o.rpc.call('getTransaction', (s) => s.getTransaction(hash))
+    // The raw answer: the SDK's parsed form decodes the envelope and every event
+    // too; only the fee and (for work/harvest) the return value are needed.
+    const r = await this.o.rpc.call('getTransaction', (s) => s._getTransaction(hash))
     this.o.clock.observe(r.latestLedger, Number(r.latestLedgerCloseTime))
-    if (r.status === rpc.Api.GetTransactionStatus.SUCCESS) {
-      return { status: 'success', ledger: r.ledger, feeStroops: BigInt(r.resultXdr.feeCharged), returnValue: r.returnValue }
+    if (r.status === 'SUCCESS' || r.status === 'FAILED') {
+      if (typeof r.resultXdr !== 'string' || typeof r.ledger !== 'number') throw new PoolError(ErrorCode.RPC_RESPONSE_INVALID, 'getTransaction: result missing')
+      const feeStroops = BigInt(xdr.TransactionResult.fromXDR(r.resultXdr, 'base64').feeCharged)
+      if (r.status === 'FAILED') return { status: 'failed', ledger: r.ledger, feeStroops }
+      return { status: 'success', ledger: r.ledger, feeStroops, returnValue: returnValueOf(r.resultMetaXdr) }
     }
-    if (r.status === rpc.Api.GetTransactionStatus.FAILED) return { status: 'failed', ledger: r.ledger, feeStroops: BigInt(r.resultXdr.feeCharged) }
     return { status: 'not-found', expired: maxTime !== undefined && Number(r.latestLedgerCloseTime) > maxTime }
   }
 

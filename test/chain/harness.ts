@@ -1,0 +1,128 @@
+// Test wiring: a real devnet on port 0, the chain parts against it through the
+// real SDK, logs captured as text so tests can search them.
+import { Writable } from 'node:stream'
+import { spawn } from 'node:child_process'
+import { randomBytes, createDecipheriv } from 'node:crypto'
+import { StrKey } from '@stellar/stellar-sdk'
+import { startDevnet, type Devnet } from '../../src/devnet/index.js'
+import { resolveNetwork, type NetworkInfo } from '../../src/chain/network.js'
+import { createChain, type Chain } from '../../src/chain/index.js'
+import { MemoryChainStore, type ChainStore, type ChainOpRecord } from '../../src/chain/store.js'
+import { createLogger, type Logger } from '../../src/log.js'
+import { createMetrics } from '../../src/metrics/metrics.js'
+import type { TxRequest, TxResult } from '../../src/chain/submitter.js'
+import type { BlockEvent } from '../../src/events.js'
+import type { HarvestedEvent } from '../../src/chain/scheduler.js'
+
+export class LogCapture {
+  text = ''
+  readonly logger: Logger
+  constructor() {
+    const sink = new Writable({ write: (chunk, _enc, cb) => { this.text += String(chunk); cb() } })
+    this.logger = createLogger('debug', sink)
+  }
+}
+
+export interface PoolHandle {
+  chain: Chain
+  blocks: BlockEvent[]
+  harvested: HarvestedEvent[]
+  /** successful transactions per `${op}/${farmer}` */
+  successes: Map<string, number>
+}
+
+export function startPool(net: NetworkInfo, store: ChainStore, masterKey: Buffer, log: Logger, extra: { concurrency?: number; timeoutMs?: number } = {}): PoolHandle {
+  const chain = createChain({
+    net, store, log, metrics: createMetrics(), masterKey, rpcTimeoutMs: extra.timeoutMs ?? 1000, rpcRetriesMax: 4,
+    chainConcurrencyMax: extra.concurrency ?? 64, feeInclusionMaxStroops: 10_000, workLeadSeconds: 15, farmerXlmMin: 5,
+  })
+  const h: PoolHandle = { chain, blocks: [], harvested: [], successes: new Map() }
+  const submit = chain.submitter.submit.bind(chain.submitter)
+  chain.submitter.submit = async (req: TxRequest): Promise<TxResult> => {
+    const res = await submit(req)
+    if (res.status === 'success') {
+      const k = `${req.op}/${req.source.publicKey}`
+      h.successes.set(k, (h.successes.get(k) ?? 0) + 1)
+    }
+    return res
+  }
+  chain.scheduler.on('block', (b: BlockEvent) => h.blocks.push(b))
+  chain.scheduler.on('harvested', (e: HarvestedEvent) => h.harvested.push(e))
+  return h
+}
+
+export interface DevnetHandle {
+  info: { rpcUrl: string }
+  close(): Promise<void>
+}
+
+/**
+ * A devnet in its own process (`kale-pool devnet`, compiled to dist/): it gets
+ * its own core, as in production, instead of sharing the pool's event loop.
+ */
+export async function devnet(opts: { ledgerMs: number; faultRate?: number; bots?: number; seed?: string }): Promise<{ dev: DevnetHandle; net: NetworkInfo }> {
+  const args = ['dist/cli.js', 'devnet', '--port', '0', '--ledger-ms', String(opts.ledgerMs), '--fault-rate', String(opts.faultRate ?? 0), '--bots', String(opts.bots ?? 0), '--seed', opts.seed ?? 'chain-test']
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+  const line = await new Promise<string>((resolve, reject) => {
+    let buf = ''
+    const timer = setTimeout(() => reject(new Error('devnet did not start')), 20_000)
+    child.stdout!.on('data', (c: Buffer) => {
+      buf += String(c)
+      const nl = buf.indexOf('\n')
+      if (nl >= 0) {
+        clearTimeout(timer)
+        resolve(buf.slice(0, nl))
+      }
+    })
+    child.once('exit', (code) => reject(new Error(`devnet exited ${code}`)))
+  })
+  const info = JSON.parse(line) as { rpcUrl: string }
+  const close = async (): Promise<void> => {
+    if (child.exitCode !== null) return
+    const exited = new Promise((r) => child.once('exit', r))
+    child.kill('SIGTERM')
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))])
+    if (child.exitCode === null) child.kill('SIGKILL')
+  }
+  const net = await resolveNetwork({ kaleNetwork: 'devnet', rpcUrl: info.rpcUrl, timeoutMs: 5000 }).catch(async (e: unknown) => {
+    await close()
+    throw e
+  })
+  return { dev: { info, close }, net }
+}
+
+/** An in-process devnet (when a test needs its internals). */
+export async function localDevnet(opts: { ledgerMs: number; seed?: string }): Promise<{ dev: Devnet; net: NetworkInfo }> {
+  const dev = await startDevnet({ port: 0, ledgerMs: opts.ledgerMs, seed: opts.seed ?? 'chain-test' })
+  const net = await resolveNetwork({ kaleNetwork: 'devnet', rpcUrl: dev.info.rpcUrl, timeoutMs: 5000 })
+  return { dev, net }
+}
+
+export const newMasterKey = (): Buffer => randomBytes(32)
+export const newStore = (): MemoryChainStore => new MemoryChainStore()
+
+/** Waits until `cond` holds, polling every 20 ms, at most `ms`. */
+export async function until(cond: () => boolean | Promise<boolean>, ms: number): Promise<void> {
+  const end = Date.now() + ms
+  while (Date.now() < end) {
+    if (await cond()) return
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  throw new Error(`condition not met within ${ms} ms`)
+}
+
+/** The S… strkey of a stored farmer, decrypted here independently of src/chain (for leak searches). */
+export function secretStrKey(masterKey: Buffer, publicKey: string, encrypted: string): string {
+  const raw = Buffer.from(encrypted.slice(3), 'base64')
+  const d = createDecipheriv('aes-256-gcm', masterKey, raw.subarray(0, 12))
+  d.setAAD(Buffer.from(publicKey))
+  d.setAuthTag(raw.subarray(12, 28))
+  return StrKey.encodeEd25519SecretSeed(Buffer.concat([d.update(raw.subarray(28)), d.final()]))
+}
+
+export function rowsJson(ops: Iterable<ChainOpRecord>): string {
+  return JSON.stringify([...ops], (_k, v) => (typeof v === 'bigint' ? v.toString() : v))
+}
+
+export const opsOf = (store: MemoryChainStore, op: string, status?: string): ChainOpRecord[] =>
+  [...store.ops.values()].filter((o) => o.op === op && (status === undefined || o.status === status))
