@@ -28,6 +28,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   miner.client.on('disconnect', () => out('disconnected; reconnecting with backoff'))
   miner.client.on('difficulty', (d: number) => out(`difficulty ${d}`))
   miner.client.on('message', (m: string) => out(`pool says: ${m}`))
+  miner.client.on('connectFailed', (err: Error, delayMs: number) => out(`cannot connect to ${url} (${err.message}); retrying in ${(delayMs / 1000).toFixed(1)} s`))
   await miner.start()
   out(`mining with ${threads} thread(s)`)
   let lastHashes = 0

@@ -2,7 +2,7 @@
 // submitting what they find. Counts accepted/rejected shares; bounds submits in
 // flight so a too-low difficulty cannot flood the pool (extra finds are dropped
 // and counted, and vardiff raises the difficulty within one retarget).
-import { StratumClient, type ClientOptions, type JobNotice } from './client.js'
+import { StratumClient, backoffMs, type ClientOptions, type JobNotice } from './client.js'
 import { HashThreads, type FoundShare } from './hash-threads.js'
 
 export const SUBMITS_IN_FLIGHT_MAX = 64
@@ -22,6 +22,8 @@ export class Miner {
   private inFlight = 0
   /** Jobs of the current block still worth submitting (cleanJobs=true clears it). */
   private readonly live = new Set<string>()
+  private stopped = false
+  private wake: (() => void) | undefined
   readonly stats: MinerStats = { hashes: 0, accepted: 0, rejected: 0, dropped: 0, rejects: {} }
 
   constructor(private readonly opts: ClientOptions & { threads: number }) {
@@ -39,7 +41,29 @@ export class Miner {
       this.live.clear()
       this.engine?.idle()
     })
-    await this.client.connect()
+    await this.connectFirst()
+  }
+
+  /**
+   * The first connection is retried with backoff like any later one: a miner
+   * started before its pool (or during a pool restart) waits for it instead of
+   * exiting. Emits 'connectFailed' (err, delayMs) on the client per attempt.
+   */
+  private async connectFirst(): Promise<void> {
+    for (let attempt = 0; !this.stopped; attempt++) {
+      try {
+        await this.client.connect()
+        return
+      } catch (err) {
+        if (this.stopped) return
+        const delay = backoffMs(attempt, this.opts.backoffMsMin ?? 500, this.opts.backoffMsMax ?? 30_000)
+        this.client.emit('connectFailed', err, delay)
+        await new Promise<void>((resolve) => {
+          this.wake = resolve
+          setTimeout(resolve, delay).unref()
+        })
+      }
+    }
   }
 
   get hashes(): number {
@@ -74,6 +98,8 @@ export class Miner {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true
+    this.wake?.()
     this.client.close()
     await this.engine?.stop()
   }
