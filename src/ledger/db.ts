@@ -77,6 +77,7 @@ function clientOptions(o: DbOptions, max: number): postgres.Options<Record<strin
 
 /** Opens the ledger database. Creates `schema` when given. */
 export async function openDb(o: DbOptions): Promise<Db> {
+  clientOptions(o, 1) // validates the options before anything starts
   const db = o.databaseUrl ? openServer(o) : await openEmbedded(o)
   try {
     if (o.schema !== undefined) await db.sql.unsafe(`CREATE SCHEMA IF NOT EXISTS ${o.schema}`)
@@ -114,7 +115,6 @@ async function openEmbedded(o: DbOptions): Promise<Db> {
   // PGlite is one backend session shared by whatever connects, and it ignores
   // startup parameters: the schema is set on the session itself.
   if (o.schema !== undefined) {
-    clientOptions(o, 1) // validates the name
     await pg.exec(`CREATE SCHEMA IF NOT EXISTS ${o.schema}; SET search_path TO ${o.schema}`)
   }
   let server: InstanceType<typeof PGLiteSocketServer> | null = null

@@ -95,6 +95,14 @@ export class ShareBuffer implements ShareSink {
     return this.pending.size + this.pendingMinutes.size + (this.inflight ? this.inflight.rows.length + this.inflight.minutes.length : 0)
   }
 
+  /** Lowest block with shares not yet committed (null when all are written): its reward must wait. */
+  lowestBufferedBlock(): number | null {
+    let low: number | null = null
+    for (const r of this.pending.values()) if (low === null || r.block < low) low = r.block
+    for (const r of this.inflight?.rows ?? []) if (low === null || r.block < low) low = r.block
+    return low
+  }
+
   /** Takes one accepted share; false = buffer full (the submit answers busy). */
   add(s: ShareEvent): boolean {
     assert(Number.isSafeInteger(s.block) && s.block >= 0, 'share block')

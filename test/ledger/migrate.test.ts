@@ -1,5 +1,9 @@
 import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { openDb } from '../../src/ledger/db.js'
 import { migrate, loadMigrations, sqlDir } from '../../src/ledger/migrate.js'
 import { isPoolError } from '../../src/errors.js'
 import { DATABASE_URL, openTestDb, urlOf, type TestDb } from './db.js'
@@ -92,5 +96,33 @@ describe('migrations', () => {
     await expect(db.sql`DELETE FROM balance_entries`).rejects.toThrow(/append-only/)
     await expect(db.sql`INSERT INTO balance_entries (miner, amount_stroops, kind, cause) VALUES ('GA', 5, 'reward', 'reward:1:GA')`).rejects.toThrow(/duplicate|unique/i)
     await expect(db.sql`INSERT INTO balance_entries (miner, amount_stroops, kind, cause) VALUES ('GA', 5, 'payout', 'payout:1:GA')`).rejects.toThrow(/check/i)
+  })
+})
+
+describe('the embedded database', () => {
+  it('keeps its data under DATA_DIR/pg across a restart, migrations included', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kale-pg-'))
+    try {
+      const a = await openDb({ dataDir: dir })
+      expect(a.where).toMatch(/embedded PGlite/)
+      expect(a.where).not.toMatch(/password/)
+      expect((await migrate(a.sql)).length).toBeGreaterThan(0)
+      await a.sql`INSERT INTO miners (address, first_share_at, last_share_at) VALUES ('GKEEP', now(), now())`
+      await a.close()
+      expect(existsSync(join(dir, 'pg'))).toBe(true)
+      const b = await openDb({ dataDir: dir })
+      try {
+        expect(await migrate(b.sql)).toEqual([])
+        expect((await b.sql`SELECT address FROM miners`).map((r) => r.address)).toEqual(['GKEEP'])
+      } finally {
+        await b.close()
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('refuses a schema name that is not an identifier', async () => {
+    await expect(openDb({ dataDir: null, schema: 'x; DROP TABLE y' })).rejects.toThrow(/schema must match/)
   })
 })

@@ -170,6 +170,7 @@ describe('share intake while the database is away', () => {
     await buf.flush()
     expect(buf.lastError).not.toBeNull()
     expect(buf.bufferedRows).toBeGreaterThan(0)
+    expect(buf.lowestBufferedBlock()).toBe(100)
     // new miners make new rows until the bound: then busy
     const third: ShareEvent[] = []
     let busy = 0
@@ -185,6 +186,7 @@ describe('share intake while the database is away', () => {
     await up()
     expect(await buf.stop(20_000)).toBe(true)
     expect(buf.bufferedRows).toBe(0)
+    expect(buf.lowestBufferedBlock()).toBeNull()
     expect(await totals(db)).toEqual(expected([...first, ...second, ...third]))
   })
 })
