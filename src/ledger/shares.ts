@@ -54,6 +54,13 @@ export interface ShareBufferOptions {
   rowsMax: number
   /** Rows per INSERT statement (all of a batch's statements share one transaction). */
   statementRowsMax?: number
+  /**
+   * A flush not done by then counts as failed and its batch is retried (same id).
+   * Guards against a connection that hangs without an error (a silent network
+   * partition): should the first attempt commit after all, the retry finds its
+   * id and writes nothing.
+   */
+  flushTimeoutMs?: number
   log?: Logger
   metrics?: Metrics
 }
@@ -65,6 +72,7 @@ const ZEROS_MAX = 64
 /** share_flushes rows older than this are pruned: no batch is retried that long. */
 const FLUSH_IDS_KEEP_HOURS = 24
 const STOP_RETRY_MS = 200
+const FLUSH_TIMEOUT_MS = 30_000
 
 export class ShareBuffer implements ShareSink {
   private pending = new Map<string, ShareRow>()
@@ -185,8 +193,15 @@ export class ShareBuffer implements ShareSink {
     }
     const batch = this.inflight
     const started = performance.now()
+    let timer: NodeJS.Timeout | undefined
     try {
-      await writeShareBatch(this.o.sql, batch, this.statementRowsMax)
+      const timeoutMs = this.o.flushTimeoutMs ?? FLUSH_TIMEOUT_MS
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`share flush timed out after ${timeoutMs} ms`)), timeoutMs)
+      })
+      const write = writeShareBatch(this.o.sql, batch, this.statementRowsMax)
+      write.catch(() => undefined) // a timed-out attempt may still fail later: nobody waits for it
+      await Promise.race([write, timeout])
       this.inflight = null
       this.healthy = true
       this.lastError = null
@@ -197,6 +212,7 @@ export class ShareBuffer implements ShareSink {
       this.m.dbErrorsTotal.inc()
       this.log.warn({ err: this.lastError.message, rows: this.bufferedRows }, 'share flush failed; keeping rows buffered')
     } finally {
+      clearTimeout(timer)
       this.m.dbBufferedRows.set(this.bufferedRows)
     }
   }

@@ -4,6 +4,8 @@ import { createServer, connect, type Server, type Socket } from 'node:net'
 
 export interface Proxy {
   port: number
+  /** Connections stay open but nothing passes either way (a silent partition). */
+  freeze(): void
   cut(): Promise<void>
   restore(): Promise<void>
   close(): Promise<void>
@@ -11,6 +13,7 @@ export interface Proxy {
 
 export async function startProxy(targetHost: string, targetPort: number): Promise<Proxy> {
   const sockets = new Set<Socket>()
+  let frozen = false
   let server: Server | null = null
   let port = 0
   const listen = async (): Promise<void> => {
@@ -26,8 +29,13 @@ export async function startProxy(targetHost: string, targetPort: number): Promis
       }
       client.on('error', drop).on('close', drop)
       upstream.on('error', drop).on('close', drop)
-      client.pipe(upstream)
-      upstream.pipe(client)
+      // forward unless frozen: frozen bytes are dropped, as on a dead network path
+      client.on('data', (d: Buffer) => {
+        if (!frozen) upstream.write(d)
+      })
+      upstream.on('data', (d: Buffer) => {
+        if (!frozen) client.write(d)
+      })
     })
     await new Promise<void>((resolve, reject) => {
       s.once('error', reject)
@@ -37,6 +45,7 @@ export async function startProxy(targetHost: string, targetPort: number): Promis
     server = s
   }
   const cut = async (): Promise<void> => {
+    frozen = false
     const s = server
     server = null
     for (const sock of sockets) sock.destroy()
@@ -47,6 +56,9 @@ export async function startProxy(targetHost: string, targetPort: number): Promis
   return {
     get port() {
       return port
+    },
+    freeze: () => {
+      frozen = true
     },
     cut,
     restore: listen,

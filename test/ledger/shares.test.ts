@@ -58,7 +58,8 @@ async function clear(db: Db): Promise<void> {
 // One database for the file (an embedded one takes seconds to start).
 let db: TestDb
 beforeAll(async () => {
-  db = await openTestDb('shares')
+  // the embedded server admits a second client: the proxied one below
+  db = await openTestDb('shares', { embeddedConnectionsMax: 3 })
 })
 afterAll(async () => {
   await db?.dispose()
@@ -188,5 +189,36 @@ describe('share intake while the database is away', () => {
     expect(buf.bufferedRows).toBe(0)
     expect(buf.lowestBufferedBlock()).toBeNull()
     expect(await totals(db)).toEqual(expected([...first, ...second, ...third]))
+  })
+})
+
+describe('share intake over a connection that hangs', () => {
+  it('times the flush out, keeps the rows, and writes them once the path is back', async () => {
+    await clear(db)
+    const target = DATABASE_URL ? new URL(DATABASE_URL) : null
+    const proxy = await startProxy('127.0.0.1', target ? Number(target.port || 5432) : db.embedded!.port)
+    const url = target ? Object.assign(new URL(DATABASE_URL!), { hostname: '127.0.0.1', port: String(proxy.port) }).toString() : `postgres://postgres:postgres@127.0.0.1:${proxy.port}/postgres`
+    const via = await openDb({ databaseUrl: url, dataDir: null, poolMax: 1, connectTimeoutSeconds: 1, ...(DATABASE_URL ? { schema: db.schema } : {}) })
+    try {
+      const buf = new ShareBuffer({ sql: via.sql, flushMs: 60_000, rowsMax: 10_000, flushTimeoutMs: 500, metrics: createMetrics(new Registry()) })
+      const evs = events(2000, 10, 7)
+      for (const e of evs.slice(0, 1000)) buf.add(e)
+      await buf.flush()
+      expect(buf.lastError).toBeNull()
+      proxy.freeze()
+      for (const e of evs.slice(1000)) buf.add(e)
+      const t0 = Date.now()
+      await buf.flush()
+      expect(Date.now() - t0).toBeLessThan(5000)
+      expect(buf.lastError?.message).toMatch(/timed out/)
+      expect(buf.bufferedRows).toBeGreaterThan(0)
+      await proxy.cut() // the dead path is noticed: connections drop
+      await proxy.restore()
+      expect(await buf.stop(20_000)).toBe(true)
+      expect(await totals(db)).toEqual(expected(evs))
+    } finally {
+      await via.close().catch(() => undefined)
+      await proxy.close()
+    }
   })
 })
