@@ -1,64 +1,107 @@
-// `npm run bench -- devnet [--farmers N] [--ledger-ms MS] [--json]`: how fast the
-// devnet takes plants. N funded farmer accounts plant in parallel through the
-// real SDK over HTTP (simulate → assemble → sign → send), at most CONCURRENCY
-// requests in flight; we measure plants/s from the first simulate until all are
-// applied, and how many ledgers passed from the first send until the last one
-// was applied (goal: ≤ 2 at 1000 ms ledgers). Baseline in the same run: the same
-// count of getLatestLedger round trips (the HTTP server's ceiling); ratio =
-// plant throughput / baseline throughput. Client and devnet share this process.
+// `npm run bench -- devnet [--farmers N] [--ledger-ms MS] [--rounds R] [--json]`:
+// how fast the devnet takes plants, with its own cost measured apart from the
+// client's.
+//
+// 1. In-process (R rounds of N fresh farmers): the devnet's CPU per plant for
+//    simulate, send and the apply at one ledger close, from process.cpuUsage();
+//    the client's work (build, assemble, sign) happens outside the timed spans.
+// 2. Over HTTP (R rounds): the load runs in a child process (the real SDK:
+//    build → simulateTransaction → assemble → sign → sendTransaction, at most
+//    CONCURRENCY in flight), so this process's CPU is the devnet's alone
+//    (HTTP included) and the child's is the client's. We count the ledgers from
+//    the first send (its response's latestLedger) until the last plant applied:
+//    goal ≤ 2 at --ledger-ms 1000 with 1000 farmers.
+// Baseline in the same run: N getLatestLedger round trips from the child (the
+// HTTP server's ceiling); ratio = plants/s ÷ baseline round trips/s.
+// Figures are medians over rounds; the machine is shared, so the load average
+// is printed with them.
 import crypto from 'node:crypto'
-import { Keypair, TransactionBuilder, Account, rpc, Contract, Address, nativeToScVal, type Transaction } from '@stellar/stellar-sdk'
-import { startDevnet } from '../src/devnet/index.js'
+import os from 'node:os'
+import { fork, type ChildProcess } from 'node:child_process'
+import { TransactionBuilder, Account, rpc, Contract, Address, nativeToScVal, StrKey, xdr, type Transaction } from '@stellar/stellar-sdk'
+import { startDevnet, type Devnet } from '../src/devnet/index.js'
 import { STROOPS_PER_XLM } from '../src/devnet/state.js'
-import { report } from './stats.js'
+import { median, report } from './stats.js'
 
 const CONCURRENCY = 64
 const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
+const APPLY_WAIT_LEDGERS_MAX = 10
 
-/** Node's Ed25519 (~10x the SDK's pure-JS signer): the client must not be the bottleneck. */
-function signFast(tx: Transaction, kp: Keypair): void {
-  const key = crypto.createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, kp.rawSecretKey()]), format: 'der', type: 'pkcs8' })
-  tx.addSignature(kp.publicKey(), crypto.sign(null, tx.hash(), key).toString('base64'))
+interface Farmer {
+  g: string
+  raw: Buffer
+  key: crypto.KeyObject
 }
 
-/** The devnet's own cost per plant, no HTTP: simulate all, send all, one ledger close. */
-function inProcess(net: Awaited<ReturnType<typeof startDevnet>>, kps: Keypair[], pass: string, contract: Contract) {
+/** Keys from Node's Ed25519 (the SDK's Keypair derives public keys in pure JS, ~1 ms each). */
+function farmers(n: number): Farmer[] {
+  return Array.from({ length: n }, () => {
+    const key = crypto.createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, crypto.randomBytes(32)]), format: 'der', type: 'pkcs8' })
+    const raw = Buffer.from(crypto.createPublicKey(key).export({ format: 'der', type: 'spki' }).subarray(12))
+    return { g: StrKey.encodeEd25519PublicKey(raw), raw, key }
+  })
+}
+
+/** Signs with Node's Ed25519 and appends the signature directly: tx.addSignature would re-verify it in pure JS. */
+function signFast(tx: Transaction, f: Farmer): void {
+  tx.signatures.push(new xdr.DecoratedSignature({ hint: f.raw.subarray(28), signature: crypto.sign(null, tx.hash(), f.key) }))
+}
+
+function plantTx(f: Farmer, seq: string, pass: string, contract: Contract): Transaction {
+  return new TransactionBuilder(new Account(f.g, seq), { fee: '100', networkPassphrase: pass })
+    .addOperation(contract.call('plant', new Address(f.g).toScVal(), nativeToScVal(0n, { type: 'i128' })))
+    .setTimeout(60)
+    .build()
+}
+
+const cpuMs = (): number => {
+  const u = process.cpuUsage()
+  return (u.user + u.system) / 1000
+}
+
+function seedAccounts(net: Devnet, gs: readonly string[]): string {
   const st = net.chain.state
-  const raw = kps.map((kp) =>
-    new TransactionBuilder(new Account(kp.publicKey(), st.accounts.get(kp.publicKey())!.seq.toString()), { fee: '100', networkPassphrase: pass })
-      .addOperation(contract.call('plant', new Address(kp.publicKey()).toScVal(), nativeToScVal(0n, { type: 'i128' })))
-      .setTimeout(60)
-      .build(),
-  )
-  const t0 = performance.now()
-  const sims = raw.map((tx) => net.chain.simulate(tx.toXDR(), true))
-  const simMs = performance.now() - t0
+  const seq = BigInt(st.sequence) << 32n
+  for (const g of gs) st.accounts.set(g, { balance: 10_000n * STROOPS_PER_XLM, seq, subentries: 0, modified: st.sequence })
+  return seq.toString()
+}
+
+/** One in-process round: the devnet's CPU µs per plant for simulate, send and apply. */
+function inProcessRound(net: Devnet, n: number) {
+  const fs = farmers(n)
+  const seq = seedAccounts(net, fs.map((f) => f.g))
+  const pass = net.info.networkPassphrase
+  const contract = new Contract(net.info.contractId)
+  const raw = fs.map((f) => plantTx(f, seq, pass, contract))
+  const b64 = raw.map((t) => t.toXDR())
+  let c = cpuMs()
+  const sims = b64.map((b) => net.chain.simulate(b, true))
+  const simMs = cpuMs() - c
   const ready = raw.map((tx, i) => {
-    const sim = sims[i]!
-    const parsed = { ...sim, transactionData: sim.transactionData, results: sim.results } as unknown as rpc.Api.RawSimulateTransactionResponse
-    const t = rpc.assembleTransaction(tx, parsed).build()
-    signFast(t, kps[i]!)
+    const t = rpc.assembleTransaction(tx, sims[i] as unknown as rpc.Api.RawSimulateTransactionResponse).build()
+    signFast(t, fs[i]!)
     return t.toXDR()
   })
-  const t1 = performance.now()
-  let pendingCount = 0
-  for (const b64 of ready) if (net.chain.send(b64, false).status === 'PENDING') pendingCount++
-  const sendMs = performance.now() - t1
-  const t2 = performance.now()
+  c = cpuMs()
+  let pending = 0
+  for (const b of ready) if (net.chain.send(b, false).status === 'PENDING') pending++
+  const sendMs = cpuMs() - c
+  c = cpuMs()
   const { applied } = net.chain.closeLedger()
-  const applyMs = performance.now() - t2
-  const totalMs = simMs + sendMs + applyMs
-  return { pendingCount, applied, simMs, sendMs, applyMs, perPlantUs: (totalMs * 1000) / kps.length, capacityPerSecond: (kps.length * 1000) / totalMs }
+  const applyMs = cpuMs() - c
+  const us = (ms: number) => (ms * 1000) / n
+  return { pending, applied, simUs: us(simMs), sendUs: us(sendMs), applyUs: us(applyMs) }
 }
 
-function flag(argv: string[], name: string, def: number): number {
-  const i = argv.indexOf(`--${name}`)
-  const v = i >= 0 ? Number(argv[i + 1]) : def
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a positive number`)
-  return v
-}
+// ---- the load child ----
 
-async function pool<T>(items: T[], f: (x: T) => Promise<void>): Promise<void> {
+type ToChild = { type: 'baseline' } | { type: 'plant'; round: number; seq: string } | { type: 'exit' }
+type FromChild =
+  | { type: 'keys'; rounds: string[][] }
+  | { type: 'baseline'; seconds: number; cpuMs: number }
+  | { type: 'sent'; hashes: string[]; firstSendLedger: number; seconds: number; cpuMs: number; failures: number }
+
+async function pool<T>(items: readonly T[], f: (x: T) => Promise<void>): Promise<void> {
   let next = 0
   await Promise.all(
     Array.from({ length: Math.min(CONCURRENCY, items.length) }, async () => {
@@ -67,94 +110,164 @@ async function pool<T>(items: T[], f: (x: T) => Promise<void>): Promise<void> {
   )
 }
 
-export async function run(argv: string[]): Promise<void> {
-  const farmers = flag(argv, 'farmers', 1000)
-  const ledgerMs = flag(argv, 'ledger-ms', 1000)
-  const net = await startDevnet({ port: 0, ledgerMs })
-  try {
-    const server = new rpc.Server(net.info.rpcUrl, { allowHttp: true })
-    server.httpClient.defaults.timeout = 30_000
-    const pass = net.info.networkPassphrase
-    const contract = new Contract(net.info.contractId)
-    // Funded accounts are seeded straight into the ledger: funding is not what we measure.
-    const st = net.chain.state
-    const kps = Array.from({ length: farmers }, () => Keypair.random())
-    for (const kp of kps) st.accounts.set(kp.publicKey(), { balance: 10_000n * STROOPS_PER_XLM, seq: BigInt(st.sequence) << 32n, subentries: 0, modified: st.sequence })
-
-    const extra = Array.from({ length: farmers }, () => Keypair.random())
-    for (const kp of extra) st.accounts.set(kp.publicKey(), { balance: 10_000n * STROOPS_PER_XLM, seq: BigInt(st.sequence) << 32n, subentries: 0, modified: st.sequence })
-    const cap = inProcess(net, extra, pass, contract)
-
-    // baseline: getLatestLedger round trips
-    const b0 = performance.now()
-    await pool(kps, async () => {
-      await server.getLatestLedger()
-    })
-    const baselineSeconds = (performance.now() - b0) / 1000
-
-    const hashes: string[] = []
-    let firstSendLedger = 0
-    let failures = 0
-    const t0 = performance.now()
-    await pool(kps, async (kp) => {
-      const seq = (st.accounts.get(kp.publicKey())!.seq).toString()
-      const tx = new TransactionBuilder(new Account(kp.publicKey(), seq), { fee: '100', networkPassphrase: pass })
-        .addOperation(contract.call('plant', new Address(kp.publicKey()).toScVal(), nativeToScVal(0n, { type: 'i128' })))
-        .setTimeout(60)
-        .build()
-      const sim = await server.simulateTransaction(tx)
-      if (!rpc.Api.isSimulationSuccess(sim)) {
-        failures++
-        return
+async function loadChild(argv: string[]): Promise<void> {
+  const url = argv[argv.indexOf('--rpc') + 1]!
+  const pass = argv[argv.indexOf('--passphrase') + 1]!
+  const contract = new Contract(argv[argv.indexOf('--contract') + 1]!)
+  const n = Number(argv[argv.indexOf('--farmers') + 1])
+  const rounds = Number(argv[argv.indexOf('--rounds') + 1])
+  const server = new rpc.Server(url, { allowHttp: true })
+  server.httpClient.defaults.timeout = 30_000
+  const byRound = Array.from({ length: rounds }, () => farmers(n))
+  const post = (m: FromChild) => process.send!(m)
+  post({ type: 'keys', rounds: byRound.map((fs) => fs.map((f) => f.g)) })
+  process.on('message', (m: ToChild) => {
+    void (async () => {
+      if (m.type === 'exit') process.exit(0)
+      const t0 = performance.now()
+      const c0 = cpuMs()
+      if (m.type === 'baseline') {
+        await pool(byRound[0]!, async () => {
+          await server.getLatestLedger()
+        })
+        return post({ type: 'baseline', seconds: (performance.now() - t0) / 1000, cpuMs: cpuMs() - c0 })
       }
-      const ready = rpc.assembleTransaction(tx, sim).build()
-      signFast(ready, kp)
-      if (firstSendLedger === 0) firstSendLedger = net.chain.state.sequence
-      const sent = await server.sendTransaction(ready)
-      if (sent.status === 'PENDING') hashes.push(sent.hash)
-      else failures++
+      const hashes: string[] = []
+      let failures = 0
+      let firstSendLedger = 0
+      await pool(byRound[m.round]!, async (f) => {
+        const tx = plantTx(f, m.seq, pass, contract)
+        const sim = await server.simulateTransaction(tx)
+        if (!rpc.Api.isSimulationSuccess(sim)) return void failures++
+        const ready = rpc.assembleTransaction(tx, sim).build()
+        signFast(ready, f)
+        const sent = await server.sendTransaction(ready)
+        if (sent.status !== 'PENDING') return void failures++
+        if (firstSendLedger === 0 || sent.latestLedger < firstSendLedger) firstSendLedger = sent.latestLedger
+        hashes.push(sent.hash)
+      })
+      post({ type: 'sent', hashes, firstSendLedger, seconds: (performance.now() - t0) / 1000, cpuMs: cpuMs() - c0, failures })
+    })()
+  })
+}
+
+function ask<T extends FromChild['type']>(child: ChildProcess, msg: ToChild | null, type: T): Promise<Extract<FromChild, { type: T }>> {
+  return new Promise((resolve, reject) => {
+    const onMsg = (m: FromChild) => {
+      if (m.type !== type) return
+      child.off('message', onMsg)
+      child.off('exit', onExit)
+      resolve(m as Extract<FromChild, { type: T }>)
+    }
+    const onExit = (code: number | null) => reject(new Error(`load child exited (${code}) before ${type}`))
+    child.on('message', onMsg)
+    child.once('exit', onExit)
+    if (msg) child.send(msg)
+  })
+}
+
+/** Waits (bounded) until every hash is applied; returns the last ledger and failed count. */
+async function appliedBy(net: Devnet, hashes: readonly string[], ledgerMs: number): Promise<{ lastLedger: number; applied: number; failed: number }> {
+  let pending = hashes
+  let lastLedger = 0
+  let failed = 0
+  const deadline = Date.now() + APPLY_WAIT_LEDGERS_MAX * ledgerMs + 10_000
+  while (pending.length > 0 && Date.now() < deadline) {
+    pending = pending.filter((h) => {
+      const r = net.chain.getTransaction(h)
+      if (r.status === 'NOT_FOUND') return true
+      if (r.status !== 'SUCCESS') failed++
+      lastLedger = Math.max(lastLedger, Number(r.ledger))
+      return false
     })
-    const sentSeconds = (performance.now() - t0) / 1000
-    let lastLedger = 0
-    const deadline = Date.now() + 10 * ledgerMs + 10_000
-    let pending = hashes
-    while (pending.length > 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20))
-      pending = pending.filter((hh) => {
-        const r = net.chain.getTransaction(hh)
-        if (r.status === 'NOT_FOUND') return true
-        if (r.status !== 'SUCCESS') failures++
-        lastLedger = Math.max(lastLedger, Number(r.ledger))
-        return false
+    if (pending.length > 0) await new Promise((r) => setTimeout(r, 20))
+  }
+  return { lastLedger, applied: hashes.length - pending.length, failed }
+}
+
+function flag(argv: string[], name: string, def: number): number {
+  const i = argv.indexOf(`--${name}`)
+  const v = i >= 0 ? Number(argv[i + 1]) : def
+  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer`)
+  return v
+}
+
+const round1 = (x: number) => Math.round(x * 10) / 10
+const load = () => os.loadavg().map((x) => round1(x))
+
+export async function run(argv: string[]): Promise<void> {
+  if (argv.includes('--load-child')) return loadChild(argv)
+  const n = flag(argv, 'farmers', 1000)
+  const ledgerMs = flag(argv, 'ledger-ms', 1000)
+  const rounds = flag(argv, 'rounds', 3)
+  const loadBefore = load()
+  const net = await startDevnet({ port: 0, ledgerMs })
+  let child: ChildProcess | null = null
+  try {
+    // a warm-up round, then the measured ones
+    inProcessRound(net, Math.min(n, 200))
+    const inproc = Array.from({ length: rounds }, () => inProcessRound(net, n))
+
+    const args = ['devnet', '--load-child', '--rpc', net.info.rpcUrl, '--passphrase', net.info.networkPassphrase, '--contract', net.info.contractId, '--farmers', String(n), '--rounds', String(rounds)]
+    child = fork(process.argv[1]!, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    const keys = await ask(child, null, 'keys')
+    const base = await ask(child, { type: 'baseline' }, 'baseline')
+    const baselinePerSecond = n / base.seconds
+    const http: Array<{ plantsPerSecond: number; ledgers: number; applied: number; failures: number; devnetUs: number; clientUs: number; sendSeconds: number; appliedSeconds: number }> = []
+    for (let r = 0; r < rounds; r++) {
+      const seq = seedAccounts(net, keys.rounds[r]!)
+      const t0 = performance.now()
+      const c0 = cpuMs()
+      const sent = await ask(child, { type: 'plant', round: r, seq }, 'sent')
+      const done = await appliedBy(net, sent.hashes, ledgerMs)
+      const seconds = (performance.now() - t0) / 1000
+      http.push({
+        plantsPerSecond: done.applied / seconds,
+        ledgers: done.lastLedger - sent.firstSendLedger,
+        applied: done.applied - done.failed,
+        failures: sent.failures + done.failed + (sent.hashes.length - done.applied),
+        devnetUs: ((cpuMs() - c0) * 1000) / n,
+        clientUs: (sent.cpuMs * 1000) / n,
+        sendSeconds: sent.seconds,
+        appliedSeconds: seconds,
       })
     }
-    const appliedSeconds = (performance.now() - t0) / 1000
-    const applied = hashes.length - pending.length
-    const plantsPerSecond = applied / appliedSeconds
-    const baselinePerSecond = farmers / baselineSeconds
+    const med = (f: (x: (typeof http)[number]) => number) => median(http.map(f))
+    const plantsPerSecond = med((x) => x.plantsPerSecond)
+    const ledgers = med((x) => x.ledgers)
     report(argv, 'devnet', {
-      farmers,
+      farmers: n,
       ledgerMs,
-      inProcessSimulateMs: +cap.simMs.toFixed(1),
-      inProcessSendMs: +cap.sendMs.toFixed(1),
-      inProcessApplyOneCloseMs: +cap.applyMs.toFixed(1),
-      inProcessAppliedInOneClose: cap.applied,
-      inProcessUsPerPlant: Math.round(cap.perPlantUs),
-      inProcessPlantsPerSecond: Math.round(cap.capacityPerSecond),
-      concurrency: CONCURRENCY,
-      applied,
-      failures,
-      simulateSendSeconds: +sentSeconds.toFixed(3),
-      simulateSendPerSecond: Math.round(farmers / sentSeconds),
-      allAppliedSeconds: +appliedSeconds.toFixed(3),
+      rounds,
+      loadAvgBefore: loadBefore,
+      loadAvgAfter: load(),
+      cpus: os.cpus().length,
+      inProcessSimulateUsPerPlant: Math.round(median(inproc.map((x) => x.simUs))),
+      inProcessSendUsPerPlant: Math.round(median(inproc.map((x) => x.sendUs))),
+      inProcessApplyUsPerPlant: Math.round(median(inproc.map((x) => x.applyUs))),
+      inProcessUsPerPlant: Math.round(median(inproc.map((x) => x.simUs + x.sendUs + x.applyUs))),
+      inProcessPlantsPerCpuSecond: Math.round(1e6 / median(inproc.map((x) => x.simUs + x.sendUs + x.applyUs))),
+      inProcessAppliedPerRound: inproc.map((x) => x.applied),
+      httpDevnetCpuUsPerPlant: Math.round(med((x) => x.devnetUs)),
+      httpClientCpuUsPerPlant: Math.round(med((x) => x.clientUs)),
+      httpSimulateSendSeconds: +med((x) => x.sendSeconds).toFixed(2),
+      httpAllAppliedSeconds: +med((x) => x.appliedSeconds).toFixed(2),
       plantsAppliedPerSecond: Math.round(plantsPerSecond),
-      ledgersFirstSendToAllApplied: lastLedger - firstSendLedger,
-      goalWithin2Ledgers: lastLedger - firstSendLedger <= 2 && applied === farmers,
+      ledgersFirstSendToAllApplied: ledgers,
+      ledgersPerRound: http.map((x) => x.ledgers),
+      appliedPerRound: http.map((x) => x.applied),
+      failures: http.reduce((a, x) => a + x.failures, 0),
+      goalWithin2Ledgers: ledgers <= 2 && http.every((x) => x.applied === n),
+      concurrency: CONCURRENCY,
       baselineGetLatestLedgerPerSecond: Math.round(baselinePerSecond),
-      ratioSimulateSendToBaseline: +(farmers / sentSeconds / baselinePerSecond).toFixed(3),
-      ratioInProcessToBaseline: +(cap.capacityPerSecond / baselinePerSecond).toFixed(3),
+      baselineClientCpuUsPerCall: Math.round((base.cpuMs * 1000) / n),
+      ratioPlantsToBaseline: +(plantsPerSecond / baselinePerSecond).toFixed(3),
     })
   } finally {
+    if (child && child.exitCode === null) {
+      child.send({ type: 'exit' } satisfies ToChild)
+      await new Promise((r) => child!.once('exit', r))
+    }
     await net.close()
   }
 }
