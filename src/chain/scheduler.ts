@@ -219,7 +219,11 @@ export class Scheduler extends EventEmitter {
       const pail = pails.get(pk)?.pail
       let step = plantStep(op, pail)
       if (step === 'done') {
-        if (pail && op?.status !== 'done') await this.record(pk, index, 'plant', 'done', { txHash: op?.txHash ?? null, amountStroops: pail.stake, feeStroops: op?.feeStroops ?? 0n })
+        if (pail && op?.status !== 'done') {
+          // Planted by a transaction we sent (the opener, or before a restart): its hash gives the fee.
+          const res = op?.txHash ? await this.checkHash(op.txHash) : undefined
+          await this.record(pk, index, 'plant', 'done', { txHash: op?.txHash ?? null, amountStroops: pail.stake, feeStroops: res?.feeStroops ?? op?.feeStroops ?? 0n })
+        }
         planted.add(pk)
         return
       }

@@ -37,12 +37,14 @@ export interface WatcherOptions {
 const POLL_MS_MIN = 10
 const WARN_EVERY_FAILURES = 20
 
-/** Block(F) is usable: decoded, sane timestamp, not older than the last one, agreeing with FarmBlock. */
+/**
+ * Block(F) is usable: 32-byte entropy, not from the future, not older than the last one.
+ * (FarmBlock is not compared: after a genesis or evicted open the contract keeps the old one.)
+ */
 export function isConsistent(block: BlockData, inst: InstanceState, closeTime: number, lastTimestamp: number | undefined): boolean {
   if (block.entropy.length !== 32) return false
   if (closeTime > 0 && block.timestamp > closeTime) return false
   if (lastTimestamp !== undefined && block.timestamp < lastTimestamp) return false
-  if (inst.farmBlock && inst.farmBlock.timestamp < block.timestamp) return false
   return true
 }
 

@@ -126,3 +126,25 @@ export function rowsJson(ops: Iterable<ChainOpRecord>): string {
 
 export const opsOf = (store: MemoryChainStore, op: string, status?: string): ChainOpRecord[] =>
   [...store.ops.values()].filter((o) => o.op === op && (status === undefined || o.status === status))
+
+/** Devnet KALE balance of each farmer = Σ (reward + stake) harvested − Σ stake planted, from the store. */
+export async function balanceMismatches(store: MemoryChainStore, chain: Chain, net: NetworkInfo): Promise<string[]> {
+  const { trustlineKey, keyId, decodeTrustlineBalance } = await import('../../src/chain/contract.js')
+  const { readEntries } = await import('../../src/chain/rpc.js')
+  const pks = [...store.farmers.keys()]
+  const keys = pks.map((pk) => trustlineKey(pk, net.asset))
+  const { entries } = await readEntries(chain.rpc, keys)
+  const out: string[] = []
+  for (const [i, pk] of pks.entries()) {
+    const mine = [...store.ops.values()].filter((o) => o.farmer === pk)
+    let expected = 0n
+    for (const o of mine) {
+      if (o.op === 'plant' && o.status === 'done') expected -= o.amountStroops
+      if (o.op === 'harvest' && o.status === 'done') expected += o.amountStroops + (mine.find((p) => p.op === 'plant' && p.block === o.block)?.amountStroops ?? 0n)
+    }
+    const e = entries.get(keyId(keys[i]!))
+    const actual = e ? decodeTrustlineBalance(e.val) : -1n
+    if (actual !== expected) out.push(`${pk}: chain ${actual} != recorded ${expected}`)
+  }
+  return out
+}
