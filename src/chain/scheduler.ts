@@ -44,6 +44,7 @@ export interface SchedulerOptions {
   ledgerMs: number
   /** nonces the pool hashes itself per planted farmer (fallback work) */
   selfHashNonces?: number
+  /** the farmer's work for `index` is being submitted: its jobs are stale from now on */
   onWorked?: (index: number, farmer: string) => void
 }
 
@@ -336,6 +337,10 @@ export class Scheduler extends EventEmitter {
         }
       }
       const best = this.bestFor(block, pk)
+      // The farmer's jobs go stale the moment its best hash is taken, not when
+      // the work lands: a share accepted in between could beat the hash sent
+      // (found by the e2e test: work with 5 zeros, a 6-zero share credited).
+      if (!this.stopped) this.o.onWorked?.(index, pk)
       const res = await this.o.submitter.submit({
         source: this.farmers.get(pk)!.signer, op: 'work', invoke: workOp(this.o.net.contractId, pk, best.hash, best.nonce),
         onSend: (hash) => this.record(pk, index, 'work', 'pending', { txHash: hash, zeros: best.zeros }),
@@ -343,10 +348,7 @@ export class Scheduler extends EventEmitter {
       const gap = res.status === 'success' && res.returnValue ? Number(scValToNative(res.returnValue)) : null
       const v = await this.settle(pk, index, 'work', res, { zeros: best.zeros, gap })
       if (v === 'retry') retry = true
-      if (v === 'done' && !this.stopped) {
-        this.o.metrics?.pailsTotal.inc({ stage: 'worked' })
-        this.o.onWorked?.(index, pk)
-      }
+      if (v === 'done' && !this.stopped) this.o.metrics?.pailsTotal.inc({ stage: 'worked' })
     }))
     if (!retry && !this.stopped) this.workDone.add(index)
   }

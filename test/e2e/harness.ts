@@ -7,7 +7,8 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import postgres from 'postgres'
-import { Keypair, rpc, TransactionBuilder, Operation, Asset, BASE_FEE, xdr, Address, scValToNative } from '@stellar/stellar-sdk'
+import { Keypair, rpc, TransactionBuilder, Operation, Asset, BASE_FEE } from '@stellar/stellar-sdk'
+import { trustlineKey, decodeTrustlineBalance } from '../../src/chain/contract.js'
 
 export const ROOT = path.resolve(new URL('../..', import.meta.url).pathname)
 export const CLI = path.join(ROOT, 'dist', 'cli.js')
@@ -257,15 +258,9 @@ export class DevnetClient {
 
   /** KALE balance (stroops) of a G-address's trustline; 0n when it has none. */
   async kaleBalance(address: string): Promise<bigint> {
-    const key = xdr.LedgerKey.trustline(new xdr.LedgerKeyTrustLine({
-      accountId: Keypair.fromPublicKey(address).xdrAccountId(),
-      asset: this.asset.toTrustLineXDRObject(),
-    }))
-    const res = await this.server.getLedgerEntries(key)
+    const res = await this.server.getLedgerEntries(trustlineKey(address, this.info.asset))
     const entry = res.entries[0]
-    if (!entry) return 0n
-    return BigInt(entry.val.trustLine().balance().toString())
+    return entry ? decodeTrustlineBalance(entry.val) : 0n
   }
 }
 
-export { Address, scValToNative }
