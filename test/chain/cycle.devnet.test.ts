@@ -11,6 +11,7 @@ const FARMERS = 20
 const BLOCKS = 5
 // 200 ms: the shared 2-core machine lags the event loop by up to ~0.7 s under load
 const LEDGER_MS = 200
+const NOMINAL_BLOCK_LEDGERS = 60
 
 describe('block cycle on the devnet', () => {
   it(`${FARMERS} farmers plant, work and harvest ${BLOCKS} consecutive blocks; balances match the records`, async () => {
@@ -19,7 +20,7 @@ describe('block cycle on the devnet', () => {
     const store = newStore()
     const master = newMasterKey()
     try {
-      const pool = startPool(net, store, master, cap.logger)
+      const pool = startPool(net, store, master, cap.logger, { concurrency: 16 })
       const made = await ensureFarmers(pool.chain.accounts, FARMERS)
       expect(made).toHaveLength(FARMERS)
       // half the farmers stake 10 % of their KALE (0 in the first block: no balance yet)
@@ -42,7 +43,10 @@ describe('block cycle on the devnet', () => {
           expect(of('plant')?.status, `plant ${n}`).toBe('done')
           expect(of('work')?.status, `work ${n}`).toBe('done')
           expect(of('harvest')?.status, `harvest ${n}`).toBe('done')
-          expect(of('work')!.gap!, `gap of block ${n} (${blockLedgers} ledgers)`).toBeGreaterThanOrEqual(Math.ceil(0.9 * blockLedgers) - 1)
+          // ≥ 90 % of the nominal block (300 s = 60 ledgers); the actual length also counts
+          // how late the pool's own opening plant landed, which the machine's load decides.
+          expect(of('work')!.gap!, `gap of block ${n} (${blockLedgers} ledgers)`).toBeGreaterThanOrEqual(NOMINAL_BLOCK_LEDGERS * 0.9)
+          expect(blockLedgers).toBeLessThanOrEqual(NOMINAL_BLOCK_LEDGERS + 15)
           expect(of('harvest')!.amountStroops).toBeGreaterThan(0n)
           expect(of('plant')!.feeStroops).toBeGreaterThan(0n)
         }
