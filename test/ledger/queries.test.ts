@@ -26,6 +26,7 @@ describe('ledger reads for the JSON API', () => {
     await store.setFarmerStatus(G(2), 'disabled')
     const stats = { minGap: 0n, maxGap: 0n, minStake: 0n, maxStake: 0n, minZeros: 0n, maxZeros: 0n }
     await recordBlock(db.sql, { index: 40, entropy: new Uint8Array(32), timestamp: 1_700_000_000, stats, ledger: 1 })
+    await recordBlock(db.sql, { index: 41, entropy: new Uint8Array(32), timestamp: 1_700_000_300, stats, ledger: 61 }) // block 40 is over
     await store.recordOp(op({ farmer: G(1), block: 40, op: 'plant', status: 'done' }))
     await store.recordOp(op({ farmer: G(1), block: 40, op: 'work', status: 'done', zeros: 8 }))
     await store.recordOp(op({ farmer: G(1), block: 40, op: 'harvest', status: 'done', amountStroops: 1_000_000n }))
@@ -68,7 +69,7 @@ describe('ledger reads for the JSON API', () => {
     const rows = await reads.blocks(10)
     expect(rows.map((r) => r.index)).toEqual([41, 40])
     expect(rows[1]).toEqual({ index: 40, openedAt: 1_700_000_000, planted: 1, worked: 1, harvested: 1, bestZeros: 9, shares: 7, difficulty: 8, rewardStroops: 1_000_000n, feeStroops: 100_000n })
-    expect(rows[0]).toMatchObject({ index: 41, planted: 1, worked: 0, bestZeros: null, rewardStroops: 0n })
+    expect(rows[0]).toMatchObject({ index: 41, openedAt: 1_700_000_300, planted: 1, worked: 0, bestZeros: null, rewardStroops: 0n })
     expect((await reads.blocks(1)).map((r) => r.index)).toEqual([41])
     expect((await reads.blocks(10, 41)).map((r) => r.index)).toEqual([40])
     expect(await reads.blocks(10, 0)).toEqual([])
