@@ -3,8 +3,9 @@
 // results for getTransaction) and the read side the RPC server answers from.
 import { xdr, Keypair, StrKey, TransactionBuilder, Operation, Account } from '@stellar/stellar-sdk'
 import { Scratch, evictExpired, newFarmBlock, LEDGER_SECONDS, STROOPS_PER_XLM, type LedgerState } from './state.js'
-import { admit, applyTx, decodeEnvelope, type ChainCtx, type PendingTx, type TxRecord } from './tx-apply.js'
+import { admit, applyTx, type ChainCtx, type PendingTx, type TxRecord } from './tx-apply.js'
 import { decodeCall, runCall, recordAuth, footprintOf, resourceFeeFor, sorobanData, errorString } from './invoke.js'
+import { decodeEnvelope, invokeOf } from './envelope.js'
 import { txResult, type Ids, type XdrBuilder } from './xdr.js'
 import { ledgerHeaderJson, txMetaXdr, diagnosticsOf, errorEvent } from './ledger-xdr.js'
 
@@ -140,11 +141,11 @@ export class Chain {
   }
 
   hashOf(b64: string): string {
-    return decodeEnvelope(b64, this.ctx.ids.passphrase).hash
+    return decodeEnvelope(b64, this.ctx.ids.networkId).hash
   }
 
   send(b64: string, dropped: boolean): SendResult {
-    const decoded = decodeEnvelope(b64, this.ctx.ids.passphrase)
+    const decoded = decodeEnvelope(b64, this.ctx.ids.networkId)
     const hash = decoded.hash
     if (this.records.has(hash)) return { status: 'DUPLICATE', hash }
     if (this.queue.length >= QUEUE_TXS_MAX) return { status: 'TRY_AGAIN_LATER', hash }
@@ -163,9 +164,9 @@ export class Chain {
   simulate(b64: string, upgradedAuth: boolean): Record<string, unknown> {
     const st = this.ctx.state
     const latestLedger = st.sequence
-    const { tx } = decodeEnvelope(b64, this.ctx.ids.passphrase)
-    const op = tx.operations[0]
-    if (tx.operations.length !== 1 || op?.type !== 'invokeHostFunction') {
+    const env = decodeEnvelope(b64, this.ctx.ids.networkId)
+    const op = env.operations.length === 1 ? invokeOf(env.operations[0]) : null
+    if (!op) {
       return { error: 'simulation needs exactly one InvokeHostFunction operation', latestLedger, events: [] }
     }
     // Simulate in the ledger the transaction would most likely land in: the next one.
@@ -173,7 +174,7 @@ export class Chain {
     try {
       const call = decodeCall(op.func, this.ctx.ids)
       const value = runCall(s, call)
-      const auth = recordAuth(call, tx.source, this.ctx.ids, upgradedAuth)
+      const auth = recordAuth(call, env.source, this.ctx.ids, upgradedAuth)
       const fp = footprintOf(s)
       const fee = resourceFeeFor(fp.readOnly.length, fp.readWrite.length)
       return {

@@ -2,7 +2,8 @@
 // fees, balance — what stellar-core checks before queueing) and application at
 // the next ledger close (consume the sequence number, charge the fee, run the
 // operations on an overlay that commits only if every operation succeeds).
-import { xdr, StrKey, TransactionBuilder, FeeBumpTransaction, Transaction, type Operation } from '@stellar/stellar-sdk'
+import { xdr, StrKey } from '@stellar/stellar-sdk'
+import { decodeEnvelope, classicOp, invokeOf, type Envelope } from './envelope.js'
 import { Scratch, minBalance, BASE_FEE_STROOPS, type LedgerState } from './state.js'
 import { applyClassic, type OpOutcome } from './classic.js'
 import { decodeCall, runCall, checkAuth, verifyEd25519, resourceFeeFor, footprintOf, HostError } from './invoke.js'
@@ -16,8 +17,10 @@ const min = (a: bigint, b: bigint): bigint => (a < b ? a : b)
 export interface PendingTx {
   hash: string
   envelopeXdr: string
-  /** the inner transaction (the fee-bump's inner one when bumped) */
-  tx: Transaction
+  /** operations of the inner transaction (the fee-bump's inner one when bumped) */
+  operations: xdr.Operation[]
+  /** each operation's own source, null when it has none */
+  opSources: Array<string | null>
   feeBump: boolean
   source: string
   feeSource: string
@@ -54,44 +57,28 @@ export interface ChainCtx {
 
 export type Admission = { ok: true; tx: PendingTx } | { ok: false; code: TxCode; fee: bigint }
 
-/** Decodes an envelope; throws on malformed input (the RPC answers invalid params). */
-export function decodeEnvelope(b64: string, passphrase: string): { tx: Transaction; outer: Transaction | FeeBumpTransaction; hash: string } {
-  const outer = TransactionBuilder.fromXDR(b64, passphrase)
-  const tx = outer instanceof FeeBumpTransaction ? outer.innerTransaction : outer
-  return { tx, outer, hash: Buffer.from(outer.hash()).toString('hex') }
-}
-
-function signedBy(t: Transaction | FeeBumpTransaction, account: string): boolean {
-  const hint = Buffer.from(account === '' ? [] : accountHint(account))
-  const h = t.hash()
-  for (const sig of t.signatures) {
-    if (!Buffer.from(sig.hint.toBytes()).equals(hint)) continue
-    if (verifyEd25519(account, h, sig.signature.toBytes())) return true
+/** Whether `sigs` hold a valid signature of `hash` by `account`. */
+function signedBy(hash: Uint8Array, sigs: readonly xdr.DecoratedSignature[], account: string): boolean {
+  const hint = accountHint(account)
+  if (!hint) return false
+  for (const sig of sigs) {
+    const h = sig.hint.toBytes()
+    if (h.length !== 4 || h[0] !== hint[0] || h[1] !== hint[1] || h[2] !== hint[2] || h[3] !== hint[3]) continue
+    if (verifyEd25519(account, hash, sig.signature.toBytes())) return true
   }
   return false
 }
 
-function accountHint(account: string): Uint8Array {
-  return rawKey(account).subarray(28, 32)
-}
-
-const rawKeys = new Map<string, Uint8Array>()
-function rawKey(account: string): Uint8Array {
-  let k = rawKeys.get(account)
-  if (!k) {
-    k = new Uint8Array(Buffer.from(xdrKey(account)))
-    if (rawKeys.size > 100_000) rawKeys.clear()
-    rawKeys.set(account, k)
+const hints = new Map<string, Uint8Array | null>()
+/** Last 4 bytes of a G… key (null for anything else, e.g. M… addresses, which never match a signature here). */
+function accountHint(account: string): Uint8Array | null {
+  let h = hints.get(account)
+  if (h === undefined) {
+    h = StrKey.isValidEd25519PublicKey(account) ? StrKey.decodeEd25519PublicKey(account).subarray(28, 32) : null
+    if (hints.size > 100_000) hints.clear()
+    hints.set(account, h)
   }
-  return k
-}
-
-const xdrKey = (g: string) => StrKey.decodeEd25519PublicKey(g)
-
-function sorobanDataOf(tx: Transaction): xdr.SorobanTransactionData | null {
-  const env = tx.toEnvelope()
-  const ext = env.type === 'envelopeTypeTx' ? env.v1.tx.ext : null
-  return ext && ext.type === 'sorobanData' ? ext.sorobanData : null
+  return h
 }
 
 /** stellar-core's checks before a transaction enters the queue. */
@@ -99,29 +86,27 @@ export function admit(
   ctx: ChainCtx,
   b64: string,
   pendingBySource: Map<string, PendingTx>,
-  decoded: ReturnType<typeof decodeEnvelope> = decodeEnvelope(b64, ctx.ids.passphrase),
+  decoded: Envelope = decodeEnvelope(b64, ctx.ids.networkId),
 ): Admission | { ok: false; code: 'TRY_AGAIN_LATER' } | { ok: false; code: 'DUPLICATE'; hash: string } {
-  const { tx, outer, hash } = decoded
-  const source = tx.source
-  const feeSource = outer instanceof FeeBumpTransaction ? outer.feeSource : source
-  const fee = BigInt(outer.fee)
-  const soroban = sorobanDataOf(tx)
+  const { hash, source, feeSource, fee, soroban, operations } = decoded
   const resourceFee = soroban ? BigInt(soroban.resourceFee.toString()) : 0n
-  const ops = tx.operations.length
+  const ops = operations.length
   const reject = (code: TxCode): Admission => ({ ok: false, code, fee: BASE_FEE_STROOPS * BigInt(Math.max(ops, 1)) })
   const pending = pendingBySource.get(source)
   if (pending?.hash === hash) return { ok: false, code: 'DUPLICATE', hash }
   if (ops === 0) return reject('txMissingOperation')
   if (ops > OPS_PER_TX_MAX) return reject('txMalformed')
-  const isSoroban = tx.operations.some((o) => o.type === 'invokeHostFunction')
+  const isSoroban = operations.some((o) => o.body.type === 'invokeHostFunction')
   if (isSoroban && (ops !== 1 || !soroban)) return reject('txSorobanInvalid')
   const account = ctx.state.accounts.get(source)
   if (!account || !ctx.state.accounts.get(feeSource)) return reject('txNoAccount')
   if (pending || (feeSource !== source && pendingBySource.has(feeSource))) return { ok: false, code: 'TRY_AGAIN_LATER' }
-  if (BigInt(tx.sequence) !== account.seq + 1n) return reject('txBadSeq')
-  if (!signedBy(tx, source)) return reject('txBadAuth')
-  if (feeSource !== source && !signedBy(outer, feeSource)) return reject('txBadAuth')
-  for (const op of tx.operations) if (op.source && op.source !== source && !signedBy(tx, op.source)) return reject('txBadAuth')
+  if (decoded.seq !== account.seq + 1n) return reject('txBadSeq')
+  if (!signedBy(decoded.innerHash, decoded.innerSignatures, source)) return reject('txBadAuth')
+  if (feeSource !== source && !signedBy(decoded.outerHash, decoded.outerSignatures, feeSource)) return reject('txBadAuth')
+  for (const opSource of decoded.opSources) {
+    if (opSource && opSource !== source && !signedBy(decoded.innerHash, decoded.innerSignatures, opSource)) return reject('txBadAuth')
+  }
   const inclusionMin = BASE_FEE_STROOPS * BigInt(ops + (feeSource !== source ? 1 : 0))
   if (fee - resourceFee < inclusionMin) return reject('txInsufficientFee')
   if (soroban) {
@@ -130,12 +115,13 @@ export function admit(
   }
   const payer = ctx.state.accounts.get(feeSource)!
   if (payer.balance - fee < minBalance(payer.subentries)) return reject('txInsufficientBalance')
-  const maxTime = tx.timeBounds?.maxTime
+  const maxTime = decoded.maxTime
   // Time bounds are checked against the wall clock: with a fast --ledger-ms the
   // ledger time runs ahead of real time, and clients set timeouts from their clock.
   const now = Math.min(ctx.state.closeTime, Math.floor(Date.now() / 1000))
-  if (maxTime && maxTime !== '0' && BigInt(maxTime) < BigInt(now)) return reject('txTooLate')
-  return { ok: true, tx: { hash, envelopeXdr: b64, tx, feeBump: feeSource !== source, source, feeSource, seq: BigInt(tx.sequence), fee, resourceFee, soroban } }
+  if (maxTime !== null && maxTime !== 0n && maxTime < BigInt(now)) return reject('txTooLate')
+  const tx: PendingTx = { hash, envelopeXdr: b64, operations, opSources: decoded.opSources, feeBump: feeSource !== source, source, feeSource, seq: decoded.seq, fee, resourceFee, soroban }
+  return { ok: true, tx }
 }
 
 /** Applies one admitted transaction in ledger `ledger` (closing at `time`). */
@@ -144,7 +130,7 @@ export function applyTx(ctx: ChainCtx, p: PendingTx, ledger: number, time: numbe
   const base = { hash: p.hash, ledger, createdAt: time, applicationOrder: order, feeBump: p.feeBump, envelopeXdr: p.envelopeXdr }
   const account = state.accounts.get(p.source)
   const payer = state.accounts.get(p.feeSource)
-  const ops = p.tx.operations.length
+  const ops = p.operations.length
   if (!account || !payer || account.seq + 1n !== p.seq) {
     return { ...base, status: 'FAILED', result: txResult(0n, account ? 'txBadSeq' : 'txNoAccount'), returnValue: null, opOutcomes: [] }
   }
@@ -170,8 +156,8 @@ export function applyTx(ctx: ChainCtx, p: PendingTx, ledger: number, time: numbe
     resourceCharged = r.ok ? (r.resourceFee < p.resourceFee ? r.resourceFee : p.resourceFee) : p.resourceFee
     outcomes = [{ ok, result: invokeResult(ok, returnValue ?? undefined) }]
   } else {
-    for (const op of p.tx.operations) {
-      const o = applyClassic(s, op as Operation, op.source ?? p.source, ctx.ids)
+    for (let i = 0; i < p.operations.length; i++) {
+      const o = applyClassic(s, classicOp(p.operations[i]!), p.opSources[i] ?? p.source, ctx.ids)
       outcomes.push(o)
       if (!o.ok) ok = false
     }
@@ -186,10 +172,10 @@ export function applyTx(ctx: ChainCtx, p: PendingTx, ledger: number, time: numbe
 }
 
 function applyInvoke(ctx: ChainCtx, s: Scratch, p: PendingTx, ledger: number): { ok: boolean; returnValue: xdr.ScVal | null; resourceFee: bigint; error?: string } {
-  const op = p.tx.operations[0] as Operation.InvokeHostFunction
+  const op = invokeOf(p.operations[0])
   try {
-    const call = decodeCall(op.func, ctx.ids)
-    checkAuth(call, op.auth ?? [], p.source, ctx.ids, ledger, ctx.state.authNonces)
+    const call = decodeCall(op?.func, ctx.ids)
+    checkAuth(call, op?.auth ?? [], p.source, ctx.ids, ledger, ctx.state.authNonces)
     const value = runCall(s, call)
     const fp = footprintOf(s)
     const declared = p.soroban!.resources.footprint
