@@ -8,6 +8,7 @@ import { RpcClient } from '../../src/chain/rpc.js'
 import { KalePayments } from '../../src/chain/payments.js'
 import { signerFromSeed, type Signer } from '../../src/chain/signer.js'
 import { Payouts, type PayoutsOptions } from '../../src/ledger/payouts.js'
+import { PayoutRunner } from '../../src/ledger/payout-runner.js'
 import { balanceOf } from '../../src/ledger/credits.js'
 import { createMetrics } from '../../src/metrics/metrics.js'
 import { openTestDb, type TestDb } from './db.js'
@@ -127,13 +128,14 @@ describe('payouts on the devnet', () => {
     await credit(miners[2]!.publicKey(), 9n * KALE) // below the threshold
     await credit(untrusting.publicKey(), 30n * KALE)
     await credit(nobody, 30n * KALE)
+    await credit('GNOT-A-STELLAR-ADDRESS', 30n * KALE) // hostile: never reaches the SDK as an address
     const before = await Promise.all(miners.map((m) => onChain(m.publicKey())))
     const skipped: [string, string][] = []
     const summary = await payouts({ onSkipped: (a, r) => skipped.push([a, r]) }).run()
     expect(summary.payouts).toBe(2)
     expect(summary.paidStroops).toBe(70n * KALE + 3n)
-    expect(summary.skipped).toBe(2)
-    expect(skipped.map((s) => s[0]).sort()).toEqual([untrusting.publicKey(), nobody].sort())
+    expect(summary.skipped).toBe(3)
+    expect(skipped.map((s) => s[0]).sort()).toEqual([untrusting.publicKey(), nobody, 'GNOT-A-STELLAR-ADDRESS'].sort())
     expect(skipped.find((s) => s[0] === untrusting.publicKey())![1]).toMatch(/trustline/)
     expect(skipped.find((s) => s[0] === nobody)![1]).toMatch(/no Stellar account/)
     expect(await onChain(miners[0]!.publicKey())).toBe(before[0]! + 50n * KALE + 3n)
@@ -145,7 +147,7 @@ describe('payouts on the devnet', () => {
     const rows = await db.sql`SELECT status FROM payouts`
     expect(rows.every((r) => r.status === 'completed')).toBe(true)
     const skips = await db.sql`SELECT miner, reason FROM payout_skips`
-    expect(skips.length).toBe(2)
+    expect(skips.length).toBe(3)
     // nothing more is due: a second run pays nothing
     const again = await payouts().run()
     expect(again.payouts).toBe(0)
@@ -219,5 +221,26 @@ describe('payouts on the devnet', () => {
     expect(res.status).toBe('error')
     await sleep(300)
     expect(await onChain(m)).toBe(before + due)
+  })
+
+  it('the runner wires payouts to the network: one run at a time, KALE threshold in stroops', async () => {
+    const m = miners[0]!.publicKey()
+    await credit(m, 11n * KALE)
+    const before = await onChain(m)
+    const skipped: string[] = []
+    const runner = new PayoutRunner({
+      sql: db.sql, net: devnet.info, signerFor: async (pk) => signers.get(pk), thresholdKale: 10.5, intervalSeconds: 3600, rpcTimeoutMs: 5000,
+      onSkipped: (a) => skipped.push(a), metrics: createMetrics(new Registry()), tuning: { pollMs: 60, pollAttempts: 40 },
+    })
+    runner.start()
+    const a = runner.runOnce()
+    const b = runner.runOnce()
+    expect(b).toBe(a) // shared, not doubled
+    const r = await a
+    await runner.stop()
+    expect(r.payouts).toBe(1)
+    expect(r.paidStroops).toBe(11n * KALE)
+    expect(await onChain(m)).toBe(before + 11n * KALE)
+    expect(skipped.length).toBeGreaterThan(0) // the addresses that cannot receive KALE, told again
   })
 })
