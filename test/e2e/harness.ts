@@ -95,7 +95,14 @@ export class PoolProcess {
 
   static spawn(env: Record<string, string>): PoolProcess {
     const child = spawn(process.execPath, [CLI, 'start'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-    return new PoolProcess(child)
+    const p = new PoolProcess(child)
+    // Keep a copy of everything the pool says next to its data, for post-mortems.
+    if (env.DATA_DIR) {
+      const log = fs.createWriteStream(path.join(env.DATA_DIR, 'pool.log'), { flags: 'a' })
+      child.stdout!.pipe(log)
+      child.stderr!.pipe(log)
+    }
+    return p
   }
 
   /** Starts the pool and waits for its "kale-pool is running" summary. */
