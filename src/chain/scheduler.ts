@@ -50,6 +50,8 @@ export interface SchedulerOptions {
 
 const SELF_HASH_NONCES = 256
 const HARVEST_RETRY_LEDGERS = 5
+/** > the submitter's 60 s (12-ledger) validity window, with margin */
+const PENDING_EXPIRY_LEDGERS = 20
 const WATCH_POLLS_PER_LEDGER = 4
 /** Stellar closes a ledger at most every 5 s of ledger time */
 const LEDGER_SECONDS_MIN = 5
@@ -403,6 +405,11 @@ export class Scheduler extends EventEmitter {
           this.o.metrics?.pailsTotal.inc({ stage: 'harvested' })
           return
         }
+        if (!res && p && !this.pendingExpired(opOf(pk, 'harvest')!)) {
+          // Sent (maybe by a previous process) and not applied yet: it may still apply; ask again later.
+          remaining = true
+          return
+        }
         step = harvestStep({ index, farmIndex: view.farmIndex, latestLedger: view.ledger, harvest: undefined, pail: p?.pail, pailLiveUntil: p?.liveUntil })
       }
       if (step.kind === 'skip' || step.kind === 'wait') return
@@ -422,9 +429,14 @@ export class Scheduler extends EventEmitter {
       if (v === 'done') this.o.metrics?.pailsTotal.inc({ stage: 'harvested' })
       if (v === 'retry') remaining = true
     }))
-    if (remaining) this.harvestBacklog = false
+    if (remaining) this.lastHarvestLedger = 0
     if (this.stopped) return
     await this.emitHarvested(index)
+  }
+
+  /** A pending record older than a transaction's validity window can no longer apply. */
+  private pendingExpired(op: ChainOpRecord): boolean {
+    return Date.now() - op.updatedAt > PENDING_EXPIRY_LEDGERS * this.o.ledgerMs
   }
 
   /** One 'harvested' event per block, once none of its pails is left to harvest. */

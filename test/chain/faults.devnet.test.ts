@@ -30,8 +30,11 @@ describe('block cycle under faults and competition', () => {
       const first = pool.blocks[0]!.index
       const planted = opsOf(store, 'plant', 'done').filter((o) => o.block >= first && o.block < first + BLOCKS)
       const harvested = opsOf(store, 'harvest', 'done').filter((o) => o.block >= first && o.block < first + BLOCKS)
-      expect(planted.length).toBeGreaterThanOrEqual(FARMERS * BLOCKS * 0.95)
-      expect(harvested.length / planted.length).toBeGreaterThanOrEqual(0.95)
+      const summary = new Map<string, number>()
+      for (const o of store.ops.values()) if (o.block >= first && o.block < first + BLOCKS) summary.set(`${o.op}:${o.status}:${o.reason ?? ''}`, (summary.get(`${o.op}:${o.status}:${o.reason ?? ''}`) ?? 0) + 1)
+      const diag = JSON.stringify([...summary])
+      expect(planted.length, diag).toBeGreaterThanOrEqual(FARMERS * BLOCKS * 0.95)
+      expect(harvested.length / planted.length, diag).toBeGreaterThanOrEqual(0.95)
       // every lost pail says why
       for (const o of [...store.ops.values()].filter((o) => o.status === 'lost')) expect(o.reason).toBeTruthy()
       // a successful transaction never exceeds what was recorded once per (farmer, block)
