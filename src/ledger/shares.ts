@@ -74,9 +74,27 @@ const FLUSH_IDS_KEEP_HOURS = 24
 const STOP_RETRY_MS = 200
 const FLUSH_TIMEOUT_MS = 30_000
 
+/** A pending row also carries its current minute bucket (hashrate rows are derived at flush). */
+interface PendingRow extends ShareRow {
+  minute: number
+  minuteMicro: bigint
+  minuteShares: number
+}
+
+type ByBlock = Map<number, PendingRow>
+type ByFarmer = Map<string, ByBlock>
+type ByWorker = Map<string, ByFarmer>
+
 export class ShareBuffer implements ShareSink {
-  private pending = new Map<string, ShareRow>()
-  private pendingMinutes = new Map<string, MinuteRow>()
+  // Nested maps keyed by the event's own strings (miner → worker → farmer →
+  // block): V8 caches a string's hash, so a lookup hashes nothing new, where a
+  // concatenated key per event built and hashed a fresh ~130-character string.
+  // With the minute bucket kept in the row instead of a second map, add() went
+  // from ~0.2 M to ~2-4 M events/s on this machine (same run, same events).
+  private pending = new Map<string, ByWorker>()
+  private pendingRows = 0
+  /** minute buckets rows moved past, summed per (minute, miner, worker): touched once a minute per row, not per share */
+  private closedMinutes = new Map<string, MinuteRow>()
   private inflight: ShareBatch | null = null
   private flushing: Promise<void> | null = null
   private timer: NodeJS.Timeout | null = null
@@ -98,58 +116,110 @@ export class ShareBuffer implements ShareSink {
     this.m = o.metrics ?? defaultMetrics()
   }
 
-  /** Rows held in memory, not yet committed. */
+  /** Rows held in memory, not yet committed (share rows and closed minute buckets). */
   get bufferedRows(): number {
-    return this.pending.size + this.pendingMinutes.size + (this.inflight ? this.inflight.rows.length + this.inflight.minutes.length : 0)
+    return this.pendingRows + this.closedMinutes.size + (this.inflight ? this.inflight.rows.length + this.inflight.minutes.length : 0)
   }
 
   /** Lowest block with shares not yet committed (null when all are written): its reward must wait. */
   lowestBufferedBlock(): number | null {
     let low: number | null = null
-    for (const r of this.pending.values()) if (low === null || r.block < low) low = r.block
+    for (const r of this.pendingValues()) if (low === null || r.block < low) low = r.block
     for (const r of this.inflight?.rows ?? []) if (low === null || r.block < low) low = r.block
     return low
   }
 
   /** Takes one accepted share; false = buffer full (the submit answers busy). */
   add(s: ShareEvent): boolean {
-    assert(Number.isSafeInteger(s.block) && s.block >= 0, 'share block')
-    assert(Number.isInteger(s.zeros) && s.zeros >= 0 && s.zeros <= ZEROS_MAX, 'share zeros')
-    assert(s.farmer.length > 0 && s.farmer.length <= NAME_CHARS_MAX && s.payoutAddress.length > 0 && s.payoutAddress.length <= NAME_CHARS_MAX, 'share address')
-    assert(s.worker.length > 0 && s.worker.length <= NAME_CHARS_MAX, 'share worker')
-    assert(Number.isFinite(s.at), 'share time')
+    const ok =
+      Number.isSafeInteger(s.block) && s.block >= 0 &&
+      Number.isInteger(s.zeros) && s.zeros >= 0 && s.zeros <= ZEROS_MAX &&
+      s.farmer.length > 0 && s.farmer.length <= NAME_CHARS_MAX &&
+      s.payoutAddress.length > 0 && s.payoutAddress.length <= NAME_CHARS_MAX &&
+      s.worker.length > 0 && s.worker.length <= NAME_CHARS_MAX &&
+      Number.isFinite(s.at)
+    assert(ok, 'malformed share event')
     // Sessions keep one difficulty for many shares: convert each value once.
     if (s.difficulty !== this.lastDifficulty) {
       this.lastMicro = difficultyToMicro(s.difficulty)
       this.lastDifficulty = s.difficulty
     }
     const micro = this.lastMicro
-    const key = `${s.block}\t${s.farmer}\t${s.payoutAddress}\t${s.worker}`
     const minute = s.at - (s.at % MINUTE_MS)
-    const minuteKey = `${minute}\t${s.payoutAddress}\t${s.worker}`
-    const row = this.pending.get(key)
-    const minuteRow = this.pendingMinutes.get(minuteKey)
-    const newRows = (row ? 0 : 1) + (minuteRow ? 0 : 1)
-    if (newRows > 0 && this.bufferedRows + newRows > this.o.rowsMax) return false
-    if (row) {
-      row.micro += micro
-      row.shares++
-      if (s.zeros > row.bestZeros) row.bestZeros = s.zeros
-      if (s.at < row.firstAt) row.firstAt = s.at
-      if (s.at > row.lastAt) row.lastAt = s.at
-    } else {
-      this.pending.set(key, { block: s.block, farmer: s.farmer, miner: s.payoutAddress, worker: s.worker, micro, shares: 1, bestZeros: s.zeros, firstAt: s.at, lastAt: s.at })
+    const byWorker = this.pending.get(s.payoutAddress)
+    const byFarmer = byWorker?.get(s.worker)
+    const byBlock = byFarmer?.get(s.farmer)
+    const row = byBlock?.get(s.block)
+    if (!row) {
+      if (this.bufferedRows + 1 > this.o.rowsMax) return false
+      this.insert(s, micro, minute, byWorker, byFarmer, byBlock)
+      if (this.healthy && this.flushing === null && this.pendingRows >= this.flushRowsTrigger) void this.flush()
+      return true
     }
-    if (minuteRow) {
-      minuteRow.micro += micro
-      minuteRow.shares++
-    } else {
-      this.pendingMinutes.set(minuteKey, { minute, miner: s.payoutAddress, worker: s.worker, micro, shares: 1 })
-    }
-    if (newRows > 0) {
-      if (this.healthy && this.flushing === null && this.pending.size >= this.flushRowsTrigger) void this.flush()
-    }
+    if (minute !== row.minute && !this.closeMinute(row, minute)) return false
+    row.micro += micro
+    row.shares++
+    row.minuteMicro += micro
+    row.minuteShares++
+    if (s.zeros > row.bestZeros) row.bestZeros = s.zeros
+    if (s.at < row.firstAt) row.firstAt = s.at
+    if (s.at > row.lastAt) row.lastAt = s.at
     return true
+  }
+
+  /** Moves a row's minute bucket aside when its shares enter another minute; false = buffer full. */
+  private closeMinute(row: PendingRow, minute: number): boolean {
+    const k = `${row.minute}\t${row.miner}\t${row.worker}`
+    const had = this.closedMinutes.get(k)
+    if (had) {
+      had.micro += row.minuteMicro
+      had.shares += row.minuteShares
+    } else {
+      if (this.bufferedRows + 1 > this.o.rowsMax) return false
+      this.closedMinutes.set(k, { minute: row.minute, miner: row.miner, worker: row.worker, micro: row.minuteMicro, shares: row.minuteShares })
+    }
+    row.minute = minute
+    row.minuteMicro = 0n
+    row.minuteShares = 0
+    return true
+  }
+
+  private insert(s: ShareEvent, micro: bigint, minute: number, byWorker: ByWorker | undefined, byFarmer: ByFarmer | undefined, byBlock: ByBlock | undefined): void {
+    if (!byWorker) this.pending.set(s.payoutAddress, (byWorker = new Map()))
+    if (!byFarmer) byWorker.set(s.worker, (byFarmer = new Map()))
+    if (!byBlock) byFarmer.set(s.farmer, (byBlock = new Map()))
+    byBlock.set(s.block, {
+      block: s.block, farmer: s.farmer, miner: s.payoutAddress, worker: s.worker, micro, shares: 1, bestZeros: s.zeros,
+      firstAt: s.at, lastAt: s.at, minute, minuteMicro: micro, minuteShares: 1,
+    })
+    this.pendingRows++
+  }
+
+  private *pendingValues(): Generator<PendingRow> {
+    for (const byWorker of this.pending.values()) for (const byFarmer of byWorker.values()) for (const byBlock of byFarmer.values()) yield* byBlock.values()
+  }
+
+  /** Freezes what is pending into a batch: share rows plus minute rows summed per (minute, miner, worker). */
+  private takeBatch(): ShareBatch {
+    const rows: ShareRow[] = []
+    const minutes = new Map<string, MinuteRow>()
+    const addMinute = (m: MinuteRow): void => {
+      const k = `${m.minute}\t${m.miner}\t${m.worker}`
+      const had = minutes.get(k)
+      if (had) {
+        had.micro += m.micro
+        had.shares += m.shares
+      } else minutes.set(k, { ...m })
+    }
+    for (const m of this.closedMinutes.values()) addMinute(m)
+    for (const r of this.pendingValues()) {
+      rows.push({ block: r.block, farmer: r.farmer, miner: r.miner, worker: r.worker, micro: r.micro, shares: r.shares, bestZeros: r.bestZeros, firstAt: r.firstAt, lastAt: r.lastAt })
+      if (r.minuteShares > 0) addMinute({ minute: r.minute, miner: r.miner, worker: r.worker, micro: r.minuteMicro, shares: r.minuteShares })
+    }
+    this.pending = new Map()
+    this.pendingRows = 0
+    this.closedMinutes = new Map()
+    return { id: randomUUID(), rows, minutes: [...minutes.values()] }
   }
 
   /** Flushes every SHARE_FLUSH_MS until stop(). */
@@ -186,10 +256,8 @@ export class ShareBuffer implements ShareSink {
 
   private async flushOnce(): Promise<void> {
     if (!this.inflight) {
-      if (this.pending.size === 0 && this.pendingMinutes.size === 0) return
-      this.inflight = { id: randomUUID(), rows: [...this.pending.values()], minutes: [...this.pendingMinutes.values()] }
-      this.pending = new Map()
-      this.pendingMinutes = new Map()
+      if (this.pendingRows === 0 && this.closedMinutes.size === 0) return
+      this.inflight = this.takeBatch()
     }
     const batch = this.inflight
     const started = performance.now()

@@ -102,6 +102,22 @@ describe('share intake', () => {
     expect([...t.values()]).toEqual([{ micro: 2_500_000n, shares: 2n, bestZeros: 5 }])
   })
 
+  it('keeps per-minute hashrate rows exact when shares of one row cross minutes back and forth', async () => {
+    await clear(db)
+    const buf = new ShareBuffer({ sql: db.sql, flushMs: 60_000, rowsMax: 400, metrics: createMetrics(new Registry()) })
+    const base = { block: 5, farmer: FARMERS[0]!, payoutAddress: G(1), worker: 'w', zeros: 3 }
+    const at = [0, 60_000, 1, 60_001, 120_000, 2, 59_999].map((t) => T0 + t)
+    for (const t of at) expect(buf.add({ ...base, difficulty: 2, at: t })).toBe(true)
+    expect(buf.bufferedRows).toBe(4) // one share row + three closed minute buckets; the current one rides in the row
+    expect(await buf.stop()).toBe(true)
+    const rows = await db.sql`SELECT extract(epoch FROM minute)::int8 * 1000 AS ms, shares, difficulty::text AS d FROM share_minutes ORDER BY minute`
+    expect(rows.map((r) => [Number(r.ms) - T0, r.shares, r.d])).toEqual([[0, 4n, '8.000000'], [60_000, 2n, '4.000000'], [120_000, 1n, '2.000000']])
+    const [t] = await db.sql`SELECT shares, first_at, last_at FROM share_totals`
+    expect(t!.shares).toBe(7n)
+    expect((t!.first_at as Date).getTime()).toBe(T0)
+    expect((t!.last_at as Date).getTime()).toBe(T0 + 120_000)
+  })
+
   it('quantises difficulty exactly to millionths, beyond 2^53 too', () => {
     expect(difficultyToMicro(1)).toBe(1_000_000n)
     expect(difficultyToMicro(1.5)).toBe(1_500_000n)
