@@ -211,7 +211,9 @@ export async function run(argv: string[]): Promise<void> {
     const args = ['devnet', '--load-child', '--rpc', net.info.rpcUrl, '--passphrase', net.info.networkPassphrase, '--contract', net.info.contractId, '--farmers', String(n), '--rounds', String(rounds)]
     child = fork(process.argv[1]!, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     const keys = await ask(child, null, 'keys')
+    const cBase = cpuMs()
     const base = await ask(child, { type: 'baseline' }, 'baseline')
+    const baseDevnetMs = cpuMs() - cBase
     const baselinePerSecond = n / base.seconds
     const http: Array<{ plantsPerSecond: number; ledgers: number; applied: number; failures: number; devnetUs: number; clientUs: number; sendSeconds: number; appliedSeconds: number }> = []
     for (let r = 0; r < rounds; r++) {
@@ -261,6 +263,7 @@ export async function run(argv: string[]): Promise<void> {
       concurrency: CONCURRENCY,
       baselineGetLatestLedgerPerSecond: Math.round(baselinePerSecond),
       baselineClientCpuUsPerCall: Math.round((base.cpuMs * 1000) / n),
+      baselineDevnetCpuUsPerCall: Math.round((baseDevnetMs * 1000) / n),
       ratioPlantsToBaseline: +(plantsPerSecond / baselinePerSecond).toFixed(3),
     })
   } finally {

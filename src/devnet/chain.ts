@@ -4,7 +4,7 @@
 import { xdr, Keypair, StrKey, TransactionBuilder, Operation, Account } from '@stellar/stellar-sdk'
 import { Scratch, evictExpired, newFarmBlock, LEDGER_SECONDS, STROOPS_PER_XLM, type LedgerState } from './state.js'
 import { admit, applyTx, type ChainCtx, type PendingTx, type TxRecord } from './tx-apply.js'
-import { decodeCall, runCall, recordAuth, footprintOf, resourceFeeFor, sorobanData, errorString } from './invoke.js'
+import { decodeCall, runCall, recordAuth, footprintOf, resourceFeeFor, sorobanDataXdr, errorString } from './invoke.js'
 import { decodeEnvelope, invokeOf } from './envelope.js'
 import { txResult, type Ids, type XdrBuilder } from './xdr.js'
 import { ledgerHeaderJson, txMetaXdr, diagnosticsOf, errorEvent } from './ledger-xdr.js'
@@ -180,7 +180,7 @@ export class Chain {
       return {
         latestLedger,
         minResourceFee: fee.toString(),
-        transactionData: sorobanData(this.ctx.b, fp, fee).toXdr('base64'),
+        transactionData: sorobanDataXdr(this.ctx.b, fp, fee).toString('base64'),
         results: [{ auth: auth.map((a) => a.toXdr('base64')), xdr: value.toXdr('base64') }],
         events: [],
         cost: { cpuInsns: '2000000', memBytes: '1000000' },

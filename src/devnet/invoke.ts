@@ -6,6 +6,7 @@ import { xdr, Address, StrKey, scValToNative, hash } from '@stellar/stellar-sdk'
 import { ContractError, plant, work, harvest } from './contract.js'
 import type { Scratch, KeyId } from './state.js'
 import type { Ids, XdrBuilder } from './xdr.js'
+import { isContract, scAddressStr } from './strkeys.js'
 
 /** A host failure that is not a contract error (bad call, auth, footprint). */
 export class HostError extends Error {
@@ -26,12 +27,12 @@ export interface Call {
 export function decodeCall(op: xdr.HostFunction | undefined, ids: Ids): Call {
   if (!op || op.type !== 'hostFunctionTypeInvokeContract') throw new HostError('Error(Context, InvalidAction)')
   const ic = op.invokeContract
-  if (Address.fromScAddress(ic.contractAddress).toString() !== ids.contractId) throw new HostError('Error(Storage, MissingValue)')
+  if (!isContract(ic.contractAddress, ids.contractRaw)) throw new HostError('Error(Storage, MissingValue)')
   const name = ic.functionName.toString()
   if (name !== 'plant' && name !== 'work' && name !== 'harvest') throw new HostError('Error(WasmVm, MissingValue)')
   const [f] = ic.args
   if (ic.args.length !== 3 - (name === 'work' ? 0 : 1) || f?.type !== 'scvAddress') throw new HostError('Error(Value, UnexpectedType)')
-  const farmer = Address.fromScAddress(f.address).toString()
+  const farmer = scAddressStr(f.address)
   return { fn: name, farmer, args: ic.args, contract: ic.contractAddress, functionName: name }
 }
 
@@ -132,19 +133,20 @@ export function verifyEd25519(publicKey: string | Uint8Array, data: Uint8Array, 
  */
 export function checkAuth(call: Call, entries: xdr.SorobanAuthorizationEntry[], source: string, ids: Ids, ledger: number, usedNonces: Map<string, number>): void {
   if (call.fn !== 'plant') return
-  const want = invocationOf(call, ids).toXdr('base64')
+  let wanted: Uint8Array | undefined
+  const matches = (e: xdr.SorobanAuthorizationEntry) => Buffer.from(e.rootInvocation.toXdr()).equals((wanted ??= invocationOf(call, ids).toXdr()))
   for (const e of entries) {
     if (e.rootInvocation.function.type !== 'sorobanAuthorizedFunctionTypeContractFn') continue
     const root = e.rootInvocation.function.contractFn
-    if (Address.fromScAddress(root.contractAddress).toString() !== ids.contractId || root.functionName.toString() !== 'plant') continue
+    if (!isContract(root.contractAddress, ids.contractRaw) || root.functionName.toString() !== 'plant') continue
     const c = e.credentials
     if (c.type === 'sorobanCredentialsSourceAccount') {
-      if (call.farmer === source && e.rootInvocation.toXdr('base64') === want) return
+      if (call.farmer === source && matches(e)) return
       continue
     }
     const ac = c.type === 'sorobanCredentialsAddress' ? c.address : c.type === 'sorobanCredentialsAddressV2' ? c.addressV2 : null
-    if (!ac || Address.fromScAddress(ac.address).toString() !== call.farmer) continue
-    if (e.rootInvocation.toXdr('base64') !== want) throw new HostError('Error(Auth, InvalidAction)')
+    if (!ac || scAddressStr(ac.address) !== call.farmer) continue
+    if (!matches(e)) throw new HostError('Error(Auth, InvalidAction)')
     if (ac.signatureExpirationLedger < ledger) throw new HostError('Error(Auth, InvalidInput)')
     const nonceKey = `${call.farmer}:${ac.nonce}`
     if (usedNonces.has(nonceKey)) throw new HostError('Error(Auth, ExistingValue)')
@@ -193,17 +195,49 @@ export function footprintOf(s: Scratch): { readOnly: KeyId[]; readWrite: KeyId[]
   return { readOnly, readWrite }
 }
 
-export function sorobanData(b: XdrBuilder, fp: { readOnly: KeyId[]; readWrite: KeyId[] }, fee: bigint): xdr.SorobanTransactionData {
+export const INSTRUCTIONS_PER_CALL = 2_000_000
+const diskReadBytesOf = (fp: Footprint) => 1_000 * (fp.readOnly.length + fp.readWrite.length)
+const writeBytesOf = (fp: Footprint) => 500 * fp.readWrite.length
+
+type Footprint = { readOnly: KeyId[]; readWrite: KeyId[] }
+
+export function sorobanData(b: XdrBuilder, fp: Footprint, fee: bigint): xdr.SorobanTransactionData {
   return new xdr.SorobanTransactionData({
     ext: xdr.SorobanTransactionDataExt.v0(),
     resources: new xdr.SorobanResources({
       footprint: new xdr.LedgerFootprint({ readOnly: fp.readOnly.map((k) => b.ledgerKey(k)), readWrite: fp.readWrite.map((k) => b.ledgerKey(k)) }),
-      instructions: 2_000_000,
-      diskReadBytes: 1_000 * (fp.readOnly.length + fp.readWrite.length),
-      writeBytes: 500 * fp.readWrite.length,
+      instructions: INSTRUCTIONS_PER_CALL,
+      diskReadBytes: diskReadBytesOf(fp),
+      writeBytes: writeBytesOf(fp),
     }),
     resourceFee: fee,
   })
+}
+
+/**
+ * sorobanData(…).toXdr(), concatenated from each ledger key's cached encoding:
+ * simulation answers every plant with the same few keys, so this skips building
+ * and walking the object tree (layout: ext, footprint.readOnly, .readWrite,
+ * instructions, diskReadBytes, writeBytes, resourceFee).
+ */
+export function sorobanDataXdr(b: XdrBuilder, fp: Footprint, fee: bigint): Buffer {
+  const parts: Buffer[] = [u32be(0), u32be(fp.readOnly.length)]
+  for (const k of fp.readOnly) parts.push(b.ledgerKeyXdr(k))
+  parts.push(u32be(fp.readWrite.length))
+  for (const k of fp.readWrite) parts.push(b.ledgerKeyXdr(k))
+  const tail = Buffer.alloc(20)
+  tail.writeUInt32BE(INSTRUCTIONS_PER_CALL, 0)
+  tail.writeUInt32BE(diskReadBytesOf(fp), 4)
+  tail.writeUInt32BE(writeBytesOf(fp), 8)
+  tail.writeBigInt64BE(fee, 12)
+  parts.push(tail)
+  return Buffer.concat(parts)
+}
+
+function u32be(n: number): Buffer {
+  const b = Buffer.alloc(4)
+  b.writeUInt32BE(n)
+  return b
 }
 
 export function errorString(err: unknown): string | null {

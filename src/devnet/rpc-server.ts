@@ -50,10 +50,14 @@ export class RpcServer {
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const url = new URL(req.url ?? '/', 'http://devnet')
-    if (url.pathname === '/devnet' && req.method === 'GET') return send(res, 200, this.deps.info())
-    if (url.pathname === '/friendbot') return void this.friendbot(url, res)
-    if (url.pathname !== '/' || req.method !== 'POST') return send(res, 404, { error: 'not found' })
+    // JSON-RPC posts to "/" skip the URL parser (~1 % of the devnet's profile)
+    if (req.url !== '/') {
+      const url = new URL(req.url ?? '/', 'http://devnet')
+      if (url.pathname === '/devnet' && req.method === 'GET') return send(res, 200, this.deps.info())
+      if (url.pathname === '/friendbot') return void this.friendbot(url, res)
+      if (url.pathname !== '/') return send(res, 404, { error: 'not found' })
+    }
+    if (req.method !== 'POST') return send(res, 404, { error: 'not found' })
     const chunks: Buffer[] = []
     let size = 0
     req.on('data', (c: Buffer) => {

@@ -1,13 +1,17 @@
 // State ↔ XDR for the devnet, built with the SDK's own classes so clients parse
 // exactly what a real RPC would send: ledger keys and entries, the contract's
 // Block/Pail structs as ScMaps, key ids of footprints, transaction results.
+import crypto from 'node:crypto'
 import { xdr, Address, Asset, Keypair, StrKey, nativeToScVal, hash } from '@stellar/stellar-sdk'
+import { accountStr, isContract, scAddressStr } from './strkeys.js'
 import type { AccountState, FarmBlock, Instance, KeyId, Pail, TrustlineState } from './state.js'
 
 export interface Ids {
   passphrase: string
   networkId: Uint8Array
   contractId: string
+  /** the contract id's 32 raw bytes */
+  contractRaw: Buffer
   issuer: string
   asset: Asset
   sacId: string
@@ -20,6 +24,7 @@ export function makeIds(passphrase: string, contractSeed: string, issuerSecretSe
     passphrase,
     networkId: hash(Buffer.from(passphrase)),
     contractId: StrKey.encodeContract(hash(Buffer.from(contractSeed))),
+    contractRaw: Buffer.from(hash(Buffer.from(contractSeed))),
     issuer: issuerKeypair.publicKey(),
     issuerKeypair,
     asset,
@@ -64,6 +69,7 @@ export class XdrBuilder {
   readonly contractAddress: xdr.ScAddress
   readonly trustAsset: xdr.TrustLineAsset
   private readonly keyCache = new Map<KeyId, xdr.LedgerKey>()
+  private readonly keyXdrCache = new Map<KeyId, Buffer>()
   private readonly wasmHash = hash(Buffer.from('kale-pool devnet farm wasm'))
 
   constructor(readonly ids: Ids) {
@@ -90,6 +96,16 @@ export class XdrBuilder {
     return key
   }
 
+  /** ledgerKey(id).toXdr(), cached alongside the key. */
+  ledgerKeyXdr(id: KeyId): Buffer {
+    const hit = this.keyXdrCache.get(id)
+    if (hit) return hit
+    const bytes = Buffer.from(this.ledgerKey(id).toXdr())
+    if (this.keyXdrCache.size > 50_000) this.keyXdrCache.clear()
+    this.keyXdrCache.set(id, bytes)
+    return bytes
+  }
+
   private contractDataKey(key: xdr.ScVal, durability: xdr.ContractDataDurability): xdr.LedgerKey {
     return xdr.LedgerKey.contractData(new xdr.LedgerKeyContractData({ contract: this.contractAddress, key, durability }))
   }
@@ -98,18 +114,18 @@ export class XdrBuilder {
   keyId(key: xdr.LedgerKey): KeyId | null {
     switch (key.type) {
       case 'account':
-        return `a:${StrKey.encodeEd25519PublicKey(Buffer.from(key.account.accountId.ed25519.toBytes()))}`
+        return `a:${accountStr(key.account.accountId.ed25519.toBytes())}`
       case 'trustline': {
         const t = key.trustLine
         if (t.asset.type !== 'assetTypeCreditAlphanum4') return null
         const an = t.asset.alphaNum4
         if (Buffer.from(an.assetCode.toBytes()).toString('latin1') !== 'KALE') return null
-        if (StrKey.encodeEd25519PublicKey(Buffer.from(an.issuer.ed25519.toBytes())) !== this.ids.issuer) return null
-        return `t:${StrKey.encodeEd25519PublicKey(Buffer.from(t.accountId.ed25519.toBytes()))}`
+        if (accountStr(an.issuer.ed25519.toBytes()) !== this.ids.issuer) return null
+        return `t:${accountStr(t.accountId.ed25519.toBytes())}`
       }
       case 'contractData': {
         const c = key.contractData
-        if (Address.fromScAddress(c.contract).toString() !== this.ids.contractId) return null
+        if (!isContract(c.contract, this.ids.contractRaw)) return null
         const k = c.key
         if (k.type === 'scvLedgerKeyContractInstance') return 'i'
         if (k.type !== 'scvVec' || !k.vec) return null
@@ -118,7 +134,7 @@ export class XdrBuilder {
         const name = head.sym.toString()
         if (name === 'Block' && x?.type === 'scvU32' && k.vec.length === 2) return `b:${x.u32}`
         if (name === 'Pail' && x?.type === 'scvAddress' && y?.type === 'scvU32' && k.vec.length === 3) {
-          return `p:${Address.fromScAddress(x.address).toString()}:${y.u32}`
+          return `p:${scAddressStr(x.address)}:${y.u32}`
         }
         return null
       }
@@ -208,9 +224,13 @@ export function txResult(feeCharged: bigint, code: TxCode, opResults: xdr.Operat
   return new xdr.TransactionResult({ feeCharged, result, ext: xdr.TransactionResultExt.v0() } as never)
 }
 
+const VOID_XDR = xdr.ScVal.scvVoid().toXdr()
+
 export function invokeResult(ok: boolean, returnValue?: xdr.ScVal): xdr.OperationResult {
+  // node:crypto's sha256, not the SDK's pure-JS hash()
+  const sha = (b: Uint8Array) => crypto.createHash('sha256').update(b).digest()
   const r = ok
-    ? xdr.InvokeHostFunctionResult.invokeHostFunctionSuccess(hash((returnValue ?? xdr.ScVal.scvVoid()).toXdr()))
+    ? xdr.InvokeHostFunctionResult.invokeHostFunctionSuccess(sha(returnValue && returnValue.type !== 'scvVoid' ? returnValue.toXdr() : VOID_XDR))
     : xdr.InvokeHostFunctionResult.invokeHostFunctionTrapped()
   return xdr.OperationResult.opInner(xdr.OperationResultTr.invokeHostFunction(r))
 }
