@@ -12,6 +12,7 @@ import { openDb, type Db } from './ledger/db.js'
 import { migrate } from './ledger/migrate.js'
 import { ShareBuffer } from './ledger/shares.js'
 import { PgChainStore } from './ledger/chain-store.js'
+import { WriteBehindChainStore } from './chain/write-behind-store.js'
 import { recordBlock, rewardSettledBlocks } from './ledger/credits.js'
 import { startDevnet, type Devnet } from './devnet/index.js'
 import { resolveNetwork, type NetworkInfo } from './chain/network.js'
@@ -82,7 +83,11 @@ export async function startPool(config: Config, o: StartOptions): Promise<PoolHa
     }
     const net = await resolveNetwork({ kaleNetwork: config.kaleNetwork, rpcUrl, timeoutMs: config.rpcTimeoutMs })
     const masterKey = loadMasterKey({ kaleNetwork: config.kaleNetwork, masterKey: config.masterKey, masterKeyFile: config.masterKeyFile, dataDir: config.dataDir })
-    const store = new PgChainStore(db.sql)
+    // Chain records are written behind: a database outage never stalls the block cycle.
+    const store = new WriteBehindChainStore(new PgChainStore(db.sql), { log })
+    cleanup.push(async () => {
+      await store.close(CHAIN_DRAIN_MS)
+    })
 
     const verifier = new Verifier({
       threads: config.verifyThreads, batchMax: config.verifyBatchMax, batchMs: config.verifyBatchMs,

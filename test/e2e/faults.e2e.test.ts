@@ -68,7 +68,7 @@ describe('RPC faults and a database outage', () => {
       const { body } = await getJson<{ blocks: Array<{ index: number; harvested: number; rewardStroops: string }> }>(`${api}/api/blocks?limit=50`)
       return body.blocks.filter((b) => b.harvested > 0 && b.rewardStroops !== '0').map((b) => b.index)
     }
-    await waitFor('a rewarded block under RPC faults', 150_000, async () => (await rewardedBlocks()).length >= 1, 1000)
+    await waitFor('a rewarded block and accepted shares under RPC faults', 150_000, async () => miners[0]!.accepted > 0 && (await rewardedBlocks()).length >= 1, 1000)
     if (!proxy) return // no PostgreSQL server: the outage needs a TCP path to cut
 
     // The database goes away for 20 s; miners keep getting accepted shares.
