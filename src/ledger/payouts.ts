@@ -217,7 +217,14 @@ export class Payouts {
 
   /** Signs, commits, sends and follows one batch; null when nothing was committed. */
   private async pay(b: PlannedBatch): Promise<bigint | null> {
-    const signed = await this.o.chain.build(b.source, b.payments.map((p) => ({ destination: p.miner, amountStroops: p.amountStroops })), this.o.validSeconds ?? VALID_SECONDS)
+    let signed: SignedPayment
+    try {
+      signed = await this.o.chain.build(b.source, b.payments.map((p) => ({ destination: p.miner, amountStroops: p.amountStroops })), this.o.validSeconds ?? VALID_SECONDS)
+    } catch (err) {
+      // Nothing committed yet: this source's miners stay due; other sources still pay.
+      this.log.warn({ source: b.source, err: err instanceof Error ? err.message : String(err) }, 'payout transaction could not be built')
+      return null
+    }
     const id = await this.commit(b, signed)
     if (id === null) return null
     const total = b.payments.reduce((a, p) => a + p.amountStroops, 0n)

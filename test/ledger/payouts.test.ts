@@ -223,6 +223,22 @@ describe('payouts on the devnet', () => {
     expect(await onChain(m)).toBe(before + due)
   })
 
+  it('a source that cannot sign commits nothing; its miners stay due', async () => {
+    const m = miners[1]!.publicKey()
+    await credit(m, 10n * KALE)
+    const due = await balanceOf(db.sql, m)
+    const before = await onChain(m)
+    const [{ n: payoutsBefore }] = (await db.sql`SELECT count(*)::int AS n FROM payouts`) as unknown as [{ n: number }]
+    const unsigned = new KalePayments({ rpc, networkPassphrase: devnet.info.networkPassphrase, asset: devnet.info.asset, signerOf: () => undefined })
+    const r = await payouts({ chain: unsigned }).run()
+    expect(r.payouts).toBe(0)
+    const [{ n: payoutsAfter }] = (await db.sql`SELECT count(*)::int AS n FROM payouts`) as unknown as [{ n: number }]
+    expect(payoutsAfter).toBe(payoutsBefore)
+    expect(await balanceOf(db.sql, m)).toBe(due)
+    expect((await payouts().run()).paidStroops).toBeGreaterThanOrEqual(due)
+    expect(await onChain(m)).toBe(before + due)
+  })
+
   it('the runner wires payouts to the network: one run at a time, KALE threshold in stroops', async () => {
     const m = miners[0]!.publicKey()
     await credit(m, 11n * KALE)
