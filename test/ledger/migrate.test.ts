@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, existsSync } from 'node:fs'
+import { mkdtempSync, rmSync, existsSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -10,10 +10,10 @@ import { DATABASE_URL, openTestDb, urlOf, type TestDb } from './db.js'
 
 const CLI = new URL('../../dist/cli.js', import.meta.url).pathname
 
-function runMigrate(url: string, schema: string | undefined): Promise<{ code: number | null; out: string; err: string }> {
+function runMigrate(url: string | undefined, schema: string | undefined, extraEnv: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI, 'migrate', ...(schema === undefined ? [] : ['--schema', schema])], {
-      env: { ...process.env, DATABASE_URL: url, LOG_LEVEL: 'silent' },
+      env: { ...process.env, DATABASE_URL: url ?? '', LOG_LEVEL: 'silent', ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let out = ''
@@ -117,6 +117,22 @@ describe('the embedded database', () => {
       } finally {
         await b.close()
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('kale-pool migrate runs on the embedded database under DATA_DIR and refuses while a pool holds the directory', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kale-migrate-cli-'))
+    try {
+      const first = await runMigrate(undefined, undefined, { DATA_DIR: dir })
+      expect(first.err).toBe('')
+      expect(first.out).toMatch(/embedded PGlite .* applied 001_ledger/)
+      expect(existsSync(join(dir, 'kale-pool.lock'))).toBe(false) // released
+      writeFileSync(join(dir, 'kale-pool.lock'), `${process.pid}\n`) // a live "pool" (this process)
+      const second = await runMigrate(undefined, undefined, { DATA_DIR: dir })
+      expect(second.code).toBe(1)
+      expect(second.err).toMatch(/another kale-pool \(pid \d+\) is running/)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
