@@ -112,7 +112,7 @@ export async function startPool(config: Config, o: StartOptions): Promise<PoolHa
     })
     const policy = { feePercent: config.poolFeePercent, scheme: config.payoutScheme, pplnsBlocks: config.pplnsBlocks }
     const reward = (): void => {
-      rewardSettledBlocks(db.sql, policy, m).then(
+      rewardSettledBlocks(db.sql, policy, m, shares).then(
         (done) => { for (const b of done) log.info({ block: b.block, pot: b.potStroops.toString(), fee: b.feeStroops.toString(), miners: b.credits.length }, 'block rewarded') },
         (err: unknown) => log.warn({ err }, 'rewarding failed; retried at the next harvest'),
       )

@@ -51,6 +51,7 @@ describe('RPC faults and a database outage', () => {
   }, 180_000)
 
   afterAll(async () => {
+    for (const m of miners) console.log(`miner output (last lines):\n${m.out.slice(-15).join('\n')}`)
     await Promise.all(miners.map((m) => m.stop()))
     await pool?.stop('SIGTERM', 20_000)
     devnetProc?.kill('SIGTERM')
