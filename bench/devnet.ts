@@ -5,12 +5,17 @@
 // 1. In-process (R rounds of N fresh farmers): the devnet's CPU per plant for
 //    simulate, send and the apply at one ledger close, from process.cpuUsage();
 //    the client's work (build, assemble, sign) happens outside the timed spans.
-// 2. Over HTTP (R rounds): the load runs in a child process (the real SDK:
-//    build → simulateTransaction → assemble → sign → sendTransaction, at most
-//    CONCURRENCY in flight), so this process's CPU is the devnet's alone
-//    (HTTP included) and the child's is the client's. We count the ledgers from
+//    Then a farm cycle as the pool's chain bench runs it (plant, work a ledger
+//    later, harvest after the rollover): the same three figures per step.
+// 2. Over HTTP (R rounds): the load runs in a child process, so this process's
+//    CPU is the devnet's alone (HTTP included) and the child's is the client's.
+//    e2e: the real SDK per farmer (build → simulateTransaction → assemble →
+//    sign → sendTransaction, at most CONCURRENCY in flight) — client-bound.
+//    burst: all simulations first, then every pre-signed envelope sent with a
+//    bare JSON-RPC client — the devnet's own ceiling. We count the ledgers from
 //    the first send (its response's latestLedger) until the last plant applied:
-//    goal ≤ 2 at --ledger-ms 1000 with 1000 farmers.
+//    goal ≤ 2 at --ledger-ms 1000 with 1000 farmers — and the event loop's
+//    longest stall (the close applies the whole queue at once).
 // Baseline in the same run: N getLatestLedger round trips from the child (the
 // HTTP server's ceiling); ratio = plants/s ÷ baseline round trips/s.
 // Figures are medians over rounds; the machine is shared, so the load average
@@ -22,12 +27,16 @@ import http from 'node:http'
 import { fork, type ChildProcess } from 'node:child_process'
 import { TransactionBuilder, Account, rpc, Contract, Address, nativeToScVal, StrKey, xdr, type Transaction } from '@stellar/stellar-sdk'
 import { startDevnet, type Devnet } from '../src/devnet/index.js'
-import { STROOPS_PER_XLM } from '../src/devnet/state.js'
+import { STROOPS_PER_XLM, TRUSTLINE_LIMIT_MAX } from '../src/devnet/state.js'
 import { median, report } from './stats.js'
+import { keccak256 } from '../src/kale/keccak.js'
+import { preimage } from '../src/kale/preimage.js'
 
 const CONCURRENCY = 64
 const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
 const APPLY_WAIT_LEDGERS_MAX = 10
+/** ledgers in a 300 s block (5 s each) */
+const BLOCK_LEDGERS = 60
 
 interface Farmer {
   g: string
@@ -61,38 +70,87 @@ const cpuMs = (): number => {
   return (u.user + u.system) / 1000
 }
 
+/** Funded accounts (with a KALE trustline: harvests mint into it) seeded straight into the ledger: funding is not what we measure. */
 function seedAccounts(net: Devnet, gs: readonly string[]): string {
   const st = net.chain.state
   const seq = BigInt(st.sequence) << 32n
-  for (const g of gs) st.accounts.set(g, { balance: 10_000n * STROOPS_PER_XLM, seq, subentries: 0, modified: st.sequence })
+  for (const g of gs) {
+    st.accounts.set(g, { balance: 10_000n * STROOPS_PER_XLM, seq, subentries: 1, modified: st.sequence })
+    st.trustlines.set(g, { balance: 0n, limit: TRUSTLINE_LIMIT_MAX, modified: st.sequence })
+  }
   return seq.toString()
 }
 
-/** One in-process round: the devnet's CPU µs per plant for simulate, send and apply. */
-function inProcessRound(net: Devnet, n: number) {
-  const fs = farmers(n)
-  const seq = seedAccounts(net, fs.map((f) => f.g))
+interface InvokeCost {
+  ok: number
+  simUs: number
+  sendUs: number
+  applyUs: number
+}
+
+/** Simulates, sends and applies (one close) one call per farmer; the devnet's CPU µs per call of each step. */
+function invokeRound(net: Devnet, fs: readonly Farmer[], op: (f: Farmer) => xdr.Operation): InvokeCost {
   const pass = net.info.networkPassphrase
-  const contract = new Contract(net.info.contractId)
-  const raw = fs.map((f) => plantTx(f, seq, pass, contract))
+  const st = net.chain.state
+  const raw = fs.map((f) => new TransactionBuilder(new Account(f.g, st.accounts.get(f.g)!.seq.toString()), { fee: '100', networkPassphrase: pass }).addOperation(op(f)).setTimeout(60).build())
   const b64 = raw.map((t) => t.toXDR())
   let c = cpuMs()
   const sims = b64.map((b) => net.chain.simulate(b, true))
   const simMs = cpuMs() - c
-  const ready = raw.map((tx, i) => {
+  const ready = raw.flatMap((tx, i) => {
+    if ('error' in sims[i]!) return []
     const t = rpc.assembleTransaction(tx, sims[i] as unknown as rpc.Api.RawSimulateTransactionResponse).build()
     signFast(t, fs[i]!)
-    return t.toXDR()
+    return [t.toXDR()]
   })
   c = cpuMs()
-  let pending = 0
-  for (const b of ready) if (net.chain.send(b, false).status === 'PENDING') pending++
+  const hashes: string[] = []
+  for (const b of ready) {
+    const r = net.chain.send(b, false)
+    if (r.status === 'PENDING') hashes.push(r.hash)
+  }
   const sendMs = cpuMs() - c
   c = cpuMs()
-  const { applied } = net.chain.closeLedger()
+  net.chain.closeLedger()
   const applyMs = cpuMs() - c
-  const us = (ms: number) => (ms * 1000) / n
-  return { pending, applied, simUs: us(simMs), sendUs: us(sendMs), applyUs: us(applyMs) }
+  const us = (ms: number) => (ms * 1000) / fs.length
+  return { ok: hashes.filter((h) => net.chain.getTransaction(h).status === 'SUCCESS').length, simUs: us(simMs), sendUs: us(sendMs), applyUs: us(applyMs) }
+}
+
+const plantOp = (contract: Contract) => (f: Farmer) => contract.call('plant', new Address(f.g).toScVal(), nativeToScVal(0n, { type: 'i128' }))
+
+/** One in-process round of N fresh farmers planting. */
+function inProcessRound(net: Devnet, n: number): InvokeCost {
+  const fs = farmers(n)
+  seedAccounts(net, fs.map((f) => f.g))
+  return invokeRound(net, fs, plantOp(new Contract(net.info.contractId)))
+}
+
+/**
+ * A farm cycle as the pool's chain bench runs it (1000 farmers per block):
+ * plant, work one ledger later, then — after the 300 s rollover, opened by one
+ * more plant — harvest. Each step's devnet CPU per call.
+ */
+function inProcessCycle(net: Devnet, n: number): { plant: InvokeCost; work: InvokeCost; harvest: InvokeCost } {
+  const contract = new Contract(net.info.contractId)
+  const st = net.chain.state
+  const fs = farmers(n + 1)
+  const opener = fs.pop()!
+  seedAccounts(net, [...fs, opener].map((f) => f.g))
+  // start from a fresh block so every step lands in the same one
+  for (let i = 0; i < BLOCK_LEDGERS; i++) net.chain.closeLedger()
+  const plant = invokeRound(net, fs, plantOp(contract))
+  const index = st.instance.farmIndex
+  const entropy = st.blocks.get(index)!.value.entropy
+  const work = invokeRound(net, fs, (f) => {
+    const nonce = BigInt(crypto.randomInt(2 ** 32))
+    const hash = keccak256(preimage(index, nonce, entropy, f.g))
+    return contract.call('work', new Address(f.g).toScVal(), xdr.ScVal.scvBytes(Buffer.from(hash)), nativeToScVal(nonce, { type: 'u64' }))
+  })
+  for (let i = 0; i < BLOCK_LEDGERS; i++) net.chain.closeLedger()
+  invokeRound(net, [opener], plantOp(contract))
+  const harvest = invokeRound(net, fs, (f) => contract.call('harvest', new Address(f.g).toScVal(), xdr.ScVal.scvU32(index)))
+  return { plant, work, harvest }
 }
 
 // ---- the load child ----
@@ -264,6 +322,11 @@ export async function run(argv: string[]): Promise<void> {
     // a warm-up round, then the measured ones
     inProcessRound(net, Math.min(n, 200))
     const inproc = Array.from({ length: rounds }, () => inProcessRound(net, n))
+    const cycles = Array.from({ length: rounds }, () => inProcessCycle(net, n))
+    const cyc = (step: 'plant' | 'work' | 'harvest') => {
+      const xs = cycles.map((c) => c[step])
+      return { simUs: Math.round(median(xs.map((x) => x.simUs))), sendUs: Math.round(median(xs.map((x) => x.sendUs))), applyUs: Math.round(median(xs.map((x) => x.applyUs))), ok: xs.map((x) => x.ok) }
+    }
 
     const args = ['devnet', '--load-child', '--rpc', net.info.rpcUrl, '--passphrase', net.info.networkPassphrase, '--contract', net.info.contractId, '--farmers', String(n), '--rounds', String(rounds)]
     child = fork(process.argv[1]!, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
@@ -337,7 +400,10 @@ export async function run(argv: string[]): Promise<void> {
       inProcessApplyUsPerPlant: Math.round(median(inproc.map((x) => x.applyUs))),
       inProcessUsPerPlant: Math.round(median(inproc.map((x) => x.simUs + x.sendUs + x.applyUs))),
       inProcessPlantsPerCpuSecond: Math.round(1e6 / median(inproc.map((x) => x.simUs + x.sendUs + x.applyUs))),
-      inProcessAppliedPerRound: inproc.map((x) => x.applied),
+      inProcessAppliedPerRound: inproc.map((x) => x.ok),
+      cycleWorkUs: cyc('work'),
+      cycleHarvestUs: cyc('harvest'),
+      cyclePlantUs: cyc('plant'),
       e2eDevnetCpuUsPerPlant: Math.round(med((x) => x.devnetUs)),
       e2eClientCpuUsPerPlant: Math.round(med((x) => x.clientUs)),
       e2eSimulateSendSeconds: +med((x) => x.sendSeconds).toFixed(2),
