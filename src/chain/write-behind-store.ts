@@ -66,15 +66,17 @@ export class WriteBehindChainStore implements ChainStore {
   }
 
   async opsOfBlock(block: number): Promise<ChainOpRecord[]> {
-    const mine = this.recent.get(block)
     let stored: ChainOpRecord[]
     try {
       stored = await this.inner.opsOfBlock(block)
     } catch (err) {
-      // The database is away: what this process recorded is the freshest view of
-      // a recent block; for older blocks there is nothing safe to answer.
-      if (mine) return [...mine.values()].map((o) => ({ ...o }))
-      throw err
+      // The database is away. For the blocks this process is cycling (and any
+      // newer one) its own records are the freshest view: the scheduler checks
+      // pails on chain before acting, and the contract refuses a second plant
+      // or harvest. For an older block there is nothing safe to answer.
+      const oldestKept = Math.min(...this.recent.keys())
+      if (this.recent.size === 0 || block < oldestKept) throw err
+      return [...(this.recent.get(block)?.values() ?? [])].map((o) => ({ ...o }))
     }
     return this.merge(stored, (o) => o.block === block)
   }

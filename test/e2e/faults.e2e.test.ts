@@ -63,7 +63,7 @@ describe('RPC faults and a database outage', () => {
   it('keeps serving miners through RPC faults and a 20 s database outage, losing nothing', async () => {
     const api = pool.endpoints!.httpUrl
     const devnet = await DevnetClient.connect(rpcUrl)
-    const payout = [await waitFor('payout account despite faults', 60_000, () => devnet.payoutAccount(), 500)]
+    const payout = [(await waitFor('payout account despite faults', 60_000, () => devnet.payoutAccount(), 500)).publicKey()]
     miners = payout.map((a) => MinerProcess.spawn(pool.endpoints!.stratumPort, `${a}.faulty`))
     const rewardedBlocks = async (): Promise<number[]> => {
       const { body } = await getJson<{ blocks: Array<{ index: number; harvested: number; rewardStroops: string }> }>(`${api}/api/blocks?limit=50`)
@@ -73,6 +73,7 @@ describe('RPC faults and a database outage', () => {
     if (!proxy) return // no PostgreSQL server: the outage needs a TCP path to cut
 
     // The database goes away for 20 s; miners keep getting accepted shares.
+    const lastBefore = Math.max(0, ...(await rewardedBlocks()))
     await proxy.cut()
     const during0 = miners[0]!.accepted
     await sleep(3000)
@@ -85,7 +86,6 @@ describe('RPC faults and a database outage', () => {
     await proxy.restore()
 
     // Back: everything buffered is written once; blocks go on being rewarded.
-    const lastBefore = Math.max(0, ...(await rewardedBlocks()))
     await waitFor('two more rewarded blocks after the outage', 150_000, async () => (await rewardedBlocks()).filter((b) => b > lastBefore).length >= 2, 1000)
     await Promise.all(miners.map((m) => m.stop()))
     await waitFor('the database has every accepted share, once', 30_000, async () => {
