@@ -6,6 +6,7 @@ import { Scratch, evictExpired, newFarmBlock, LEDGER_SECONDS, STROOPS_PER_XLM, t
 import { admit, applyTx, type ChainCtx, type PendingTx, type TxRecord } from './tx-apply.js'
 import { decodeCall, runCall, recordAuth, footprintOf, resourceFeeFor, sorobanDataXdr, errorString } from './invoke.js'
 import { decodeEnvelope, invokeOf } from './envelope.js'
+import { EntryReader } from './entries.js'
 import { txResult, type Ids, type XdrBuilder } from './xdr.js'
 import { ledgerHeaderJson, txMetaXdr, diagnosticsOf, errorEvent } from './ledger-xdr.js'
 
@@ -50,6 +51,7 @@ export class Chain {
   private headerCache: { seq: number; json: Record<string, unknown> } | null = null
   private prevHash: Uint8Array = new Uint8Array(32)
   readonly oldestLedger: number
+  private readonly entries: EntryReader
 
   constructor(
     state: LedgerState,
@@ -59,6 +61,7 @@ export class Chain {
     private readonly root: Keypair,
   ) {
     this.ctx = { state, ids, b, tempTtlLedgers }
+    this.entries = new EntryReader(this.ctx, root.publicKey())
     this.oldestLedger = state.sequence
   }
 
@@ -219,37 +222,7 @@ export class Chain {
   }
 
   ledgerEntries(keysB64: string[]): Record<string, unknown> {
-    const st = this.ctx.state
-    const b = this.ctx.b
-    const entries: unknown[] = []
-    for (const k of keysB64) {
-      const id = b.keyId(xdr.LedgerKey.fromXdr(k, 'base64'))
-      if (id === null) continue
-      const e = this.entryOf(id)
-      if (e) entries.push({ key: k, xdr: e.data.toXdr('base64'), lastModifiedLedgerSeq: e.modified, ...(e.liveUntil !== undefined ? { liveUntilLedgerSeq: e.liveUntil } : {}) })
-    }
-    return { entries, latestLedger: st.sequence }
-  }
-
-  private entryOf(id: string): { data: xdr.LedgerEntryData; modified: number; liveUntil?: number } | null {
-    const st = this.ctx.state
-    const b = this.ctx.b
-    const [kind, a, c] = id.split(':')
-    if (kind === 'a') {
-      const acc = st.accounts.get(a!)
-      return acc ? { data: b.accountEntry(a!, acc), modified: acc.modified } : null
-    }
-    if (kind === 't') {
-      const t = st.trustlines.get(a!)
-      return t ? { data: b.trustlineEntry(a!, t), modified: t.modified } : null
-    }
-    if (kind === 'i') return { data: b.instanceEntry(st.instance, this.root.publicKey()), modified: st.instance.modified, liveUntil: st.sequence + 3_000_000 }
-    if (kind === 'b') {
-      const t = st.blocks.get(Number(a))
-      return t && t.liveUntil >= st.sequence ? { data: b.blockEntry(Number(a), t.value), modified: t.modified, liveUntil: t.liveUntil } : null
-    }
-    const t = st.pails.get(`${a}:${c}`)
-    return t && t.liveUntil >= st.sequence ? { data: b.pailEntry(a!, Number(c), t.value), modified: t.modified, liveUntil: t.liveUntil } : null
+    return { entries: this.entries.read(keysB64), latestLedger: this.ctx.state.sequence }
   }
 
   latestLedger(): Record<string, unknown> {
