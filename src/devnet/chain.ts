@@ -1,6 +1,7 @@
 // The devnet's ledger machine: state, the queue of admitted transactions, the
 // ledger close (apply in arrival order, evict expired temporary entries, keep
 // results for getTransaction) and the read side the RPC server answers from.
+import type { TxLog } from './tx-log.js'
 import { xdr, Keypair, StrKey, TransactionBuilder, Operation, Account } from '@stellar/stellar-sdk'
 import { Scratch, evictExpired, newFarmBlock, LEDGER_SECONDS, STROOPS_PER_XLM, type LedgerState } from './state.js'
 import { admit, applyTx, type ChainCtx, type PendingTx, type TxRecord } from './tx-apply.js'
@@ -50,7 +51,11 @@ export class Chain {
   private friendbotQueue: FriendbotRequest[] = []
   private headerCache: { seq: number; json: Record<string, unknown> } | null = null
   private prevHash: Uint8Array = new Uint8Array(32)
-  readonly oldestLedger: number
+  /** Oldest ledger whose transactions getTransaction knows (this process's, or reloaded from the tx log). */
+  oldestLedger: number
+  oldestLedgerCloseTime: number
+  /** History from before a restart (DATA_DIR); consulted when a hash is not among this process's records. */
+  txLog: TxLog | undefined
   private readonly entries: EntryReader
 
   constructor(
@@ -63,6 +68,7 @@ export class Chain {
     this.ctx = { state, ids, b, tempTtlLedgers }
     this.entries = new EntryReader(this.ctx, root.publicKey())
     this.oldestLedger = state.sequence
+    this.oldestLedgerCloseTime = Number(state.closeTime)
   }
 
   get state(): LedgerState {
@@ -198,9 +204,12 @@ export class Chain {
 
   getTransaction(hash: string): Record<string, unknown> {
     const st = this.ctx.state
-    const common = { latestLedger: st.sequence, latestLedgerCloseTime: String(st.closeTime), oldestLedger: this.oldestLedger, oldestLedgerCloseTime: '0' }
+    const common = { latestLedger: st.sequence, latestLedgerCloseTime: String(st.closeTime), oldestLedger: this.oldestLedger, oldestLedgerCloseTime: String(this.oldestLedgerCloseTime) }
     const rec = this.records.get(hash.toLowerCase())
-    if (!rec) return { status: 'NOT_FOUND', ...common }
+    if (!rec) {
+      const before = this.txLog?.lookup(hash.toLowerCase())
+      return before ? { ...before, ...common } : { status: 'NOT_FOUND', ...common }
+    }
     return {
       status: rec.status,
       ...common,
@@ -214,6 +223,11 @@ export class Chain {
       createdAt: String(rec.createdAt),
       ...(rec.error ? { diagnosticEventsXdr: diagnosticsOf(this.ctx, rec).map((e) => e.toXdr('base64')) } : {}),
     }
+  }
+
+  /** Hashes of the transactions applied in the last closed ledger. */
+  lastClosedHashes(): string[] {
+    return this.recordLedgers[this.recordLedgers.length - 1]?.[1] ?? []
   }
 
   /** The recorded failure text of a failed contract call (tests and logs). */

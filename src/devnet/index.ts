@@ -2,7 +2,8 @@
 // Ledger clock: one close every `ledgerMs` real ms (each +5 s of ledger time),
 // scheduled against the start time so closes do not drift.
 import { Keypair } from '@stellar/stellar-sdk'
-import { Chain, genesisState } from './chain.js'
+import { Chain, genesisState, RECORDS_LEDGERS_MAX } from './chain.js'
+import { TxLog } from './tx-log.js'
 import { RpcServer } from './rpc-server.js'
 import { Faults } from './faults.js'
 import { makeIds, XdrBuilder } from './xdr.js'
@@ -62,6 +63,22 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
   const saved = options.dataDir ? loadState(options.dataDir) : null
   const state = saved?.state ?? genesisState(Math.floor(Date.now() / 1000), root.publicKey(), ids.issuer)
   const chain = new Chain(state, ids, new XdrBuilder(ids), tempTtlLedgers, root)
+  if (options.dataDir) {
+    chain.txLog = new TxLog(options.dataDir, RECORDS_LEDGERS_MAX)
+    const oldest = chain.txLog.oldest
+    if (oldest) {
+      chain.oldestLedger = oldest.ledger
+      chain.oldestLedgerCloseTime = oldest.closeTime
+    }
+  }
+  const logClose = (): void => {
+    const hashes = chain.lastClosedHashes()
+    if (!chain.txLog || hashes.length === 0) return
+    chain.txLog.append(chain.state.sequence, Number(chain.state.closeTime), hashes.map((hash) => {
+      const { latestLedger: _a, latestLedgerCloseTime: _b, oldestLedger: _c, oldestLedgerCloseTime: _d, ...answer } = chain.getTransaction(hash)
+      return { hash, answer }
+    }))
+  }
   const faults = new Faults(faultRate, options.seed)
   const bots = options.bots ? new Bots(chain, options.bots, options.seed) : null
   let info: DevnetInfo | null = null
@@ -81,6 +98,8 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
   const closeOne = () => {
     chain.closeLedger()
     bots?.afterClose()
+    // history first: a crash between the two leaves a known transaction, never a state without its record
+    logClose()
     if (options.dataDir) saveState(options.dataDir, { passphrase, state: chain.state })
   }
   const started = Date.now()
