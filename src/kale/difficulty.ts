@@ -8,9 +8,14 @@ export const HASH_MAX = (1n << 256n) - 1n
 
 /** Leading zero hex nibbles of a hash (KALE.md). */
 export function zeros(hash: Uint8Array): number {
+  return zerosIn(hash, 0, hash.length)
+}
+
+/** Leading zero nibbles of bytes[offset, offset + length) (hashes packed in one buffer). */
+export function zerosIn(bytes: Uint8Array, offset: number, length: number): number {
   let n = 0
-  for (let i = 0; i < hash.length; i++) {
-    const b = hash[i]!
+  for (let i = offset; i < offset + length; i++) {
+    const b = bytes[i]!
     if (b === 0) {
       n += 2
       continue

@@ -3,6 +3,7 @@
 import { PoolError, ErrorCode } from '../errors.js'
 import { FOUND_RECORD_BYTES, FOUND_RECORDS_MAX, MEM, PAGE_BYTES, instantiateKernel, keccakKernelModule, type WasmMemory } from './keccak-wasm.js'
 import { PREIMAGE_BYTES, U64_MAX } from './preimage.js'
+import { zerosIn } from './difficulty.js'
 
 export const HASH_BYTES = 32
 
@@ -66,17 +67,7 @@ export function keccak256Of76(pre: Uint8Array): Uint8Array {
 
 /** Leading zero nibbles of the hash at `hashes[offset .. offset+32)`. */
 export function zerosAt(hashes: Uint8Array, offset: number): number {
-  let n = 0
-  for (let i = offset; i < offset + HASH_BYTES; i++) {
-    const b = hashes[i]!
-    if (b === 0) {
-      n += 2
-      continue
-    }
-    if (b < 0x10) n += 1
-    break
-  }
-  return n
+  return zerosIn(hashes, offset, HASH_BYTES)
 }
 
 export interface FoundNonce {
