@@ -237,7 +237,7 @@ export class Submitter {
       if (sent.kind === 'rejected') return { status: 'failed', reason: sent.reason, hash, feeStroops: fees }
       // Accepted (or unknown): the sequence number is consumed once it applies.
       const usedSeq = BigInt(tx.sequence)
-      const st = await this.waitFor(hash, maxTime)
+      const st = await this.waitFor(hash, maxTime, () => this.rebroadcast(tx))
       if (st.status === 'not-found') {
         lane.seq = undefined
         if (!st.expired) return { status: 'failed', reason: 'transaction outcome unknown', hash, feeStroops: fees }
@@ -289,6 +289,23 @@ export class Submitter {
     return { kind: 'retry', reason: 'TRY_AGAIN_LATER', reload: false }
   }
 
+  /**
+   * Sends the same signed envelope again (same hash, same sequence number: it
+   * can apply at most once). A transaction the RPC accepted and then lost is
+   * back in the queue for the next ledger instead of waiting out its validity
+   * window; one still queued is a DUPLICATE. The answer is not needed: the
+   * status poll decides.
+   */
+  private async rebroadcast(tx: Transaction): Promise<void> {
+    try {
+      const res = await this.o.rpc.call('sendTransaction', (s) => s.sendTransaction(tx), false)
+      this.sent++
+      this.o.clock.observe(res.latestLedger, Number(res.latestLedgerCloseTime))
+    } catch {
+      // the next ledger's poll (and rebroadcast) tries again
+    }
+  }
+
   /** One status read of a transaction hash. */
   async status(hash: string, maxTime?: number): Promise<HashStatus> {
     // The raw answer: the SDK's parsed form decodes the envelope and every event
@@ -304,13 +321,18 @@ export class Submitter {
     return { status: 'not-found', expired: maxTime !== undefined && Number(r.latestLedgerCloseTime) > maxTime }
   }
 
-  /** Polls once per new ledger until the transaction applied or can no longer apply. */
-  async waitFor(hash: string, maxTime: number): Promise<HashStatus> {
+  /**
+   * Polls once per new ledger until the transaction applied or can no longer
+   * apply; `resend` (if given) runs after each poll that does not find it yet.
+   */
+  async waitFor(hash: string, maxTime: number, resend?: () => Promise<void>): Promise<HashStatus> {
     for (let i = 0; i < POLL_ATTEMPTS_MAX; i++) {
       await this.o.clock.next(this.o.pollMs)
       try {
         const st = await this.status(hash, maxTime)
         if (st.status !== 'not-found' || st.expired) return st
+        // not applied at the close we waited for: lost after acceptance, or still queued (then a DUPLICATE)
+        await resend?.()
       } catch {
         // transient: the next ledger asks again
       }
