@@ -18,6 +18,20 @@ export function isWorkDue(blockTimestamp: number, closeTime: number, leadSeconds
   return closeTime >= rolloverAt(blockTimestamp) - leadSeconds
 }
 
+/** Ledger seconds per ledger (nominal; the devnet advances exactly this much per ledger). */
+export const LEDGER_SECONDS_NOMINAL = 5
+
+/**
+ * The work's lead: the configured one plus the whole ledgers one RPC fault
+ * recently cost (a hang until the timeout plus the backoff before the retry),
+ * so a work that meets one fault on its way still lands before the rollover.
+ * No recent fault: the configured lead. Capped at half a block.
+ */
+export function workLeadFor(baseLeadSeconds: number, faultCostMs: number, ledgerMs: number): number {
+  const extraLedgers = faultCostMs > 0 && ledgerMs > 0 ? Math.ceil(faultCostMs / ledgerMs) : 0
+  return Math.min(baseLeadSeconds + extraLedgers * LEDGER_SECONDS_NOMINAL, BLOCK_INTERVAL_SECONDS / 2)
+}
+
 /** A plant simulated now opens the next block. */
 export function mayOpenNext(blockTimestamp: number, closeTime: number): boolean {
   return closeTime >= rolloverAt(blockTimestamp)

@@ -72,10 +72,15 @@ export function backoffMs(attempt: number, baseMs: number, maxMs: number, random
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
+/** How many recent faults the client remembers (their cost in ms and when). */
+const FAULTS_REMEMBERED_MAX = 64
+
 export class RpcClient {
   readonly server: rpc.Server
   readonly url: string
   private readonly opts: Required<Omit<RpcOptions, 'metrics'>> & { metrics: Metrics | undefined }
+  /** recent failed attempts: wall time lost to each (the attempt plus its backoff), and when it ended */
+  private readonly faults: Array<{ at: number; costMs: number }> = []
 
   constructor(url: string, options: RpcOptions) {
     this.url = url
@@ -92,15 +97,37 @@ export class RpcClient {
   async call<T>(method: string, fn: (server: rpc.Server) => Promise<T>, retry = true): Promise<T> {
     const attempts = retry ? this.opts.retriesMax + 1 : 1
     for (let attempt = 0; ; attempt++) {
+      const started = Date.now()
       try {
         return await this.withDeadline(method, fn(this.server))
       } catch (raw) {
         const err = normalizeRpcError(raw, method)
         this.opts.metrics?.rpcErrorsTotal.inc({ code: err.code })
-        if (attempt + 1 >= attempts || !isRetryable(err)) throw err
+        if (attempt + 1 >= attempts || !isRetryable(err)) {
+          this.noteFault(started)
+          throw err
+        }
         await sleep(backoffMs(attempt, this.opts.backoffMs, this.opts.backoffMsMax))
+        this.noteFault(started)
       }
     }
+  }
+
+  private noteFault(startedAt: number): void {
+    const now = Date.now()
+    this.faults.push({ at: now, costMs: now - startedAt })
+    if (this.faults.length > FAULTS_REMEMBERED_MAX) this.faults.shift()
+  }
+
+  /**
+   * The most wall time one failed attempt (a hang until the timeout, a 503, and
+   * the backoff after it) cost within the last `windowMs`; 0 when none failed.
+   * Deadline-bound work starts this much earlier so one fault cannot make it late.
+   */
+  recentFaultCostMs(windowMs: number, now = Date.now()): number {
+    let worst = 0
+    for (const f of this.faults) if (now - f.at <= windowMs && f.costMs > worst) worst = f.costMs
+    return worst
   }
 
   /** Second fence: even if the HTTP client's timeout failed to fire, the caller is released. */

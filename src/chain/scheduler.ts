@@ -11,7 +11,7 @@ import type { Metrics } from '../metrics/metrics.js'
 import type { BestWork, BestWorkSource, BlockEvent, PlantedEvent } from '../events.js'
 import type { ChainOp, ChainOpRecord, ChainOpStatus, ChainStore } from './store.js'
 import { contractDataValue, decodePail, decodeTrustlineBalance, harvestOp, keyId, pailIndexInFootprint, pailKey, plantOp, trustlineKey, workOp, type PailData } from './contract.js'
-import { betterWork, contractErrorVerdict, harvestStep, isWorkDue, mayOpenNext, plantStep, stakeOf, workStep } from './cycle.js'
+import { betterWork, contractErrorVerdict, harvestStep, isWorkDue, mayOpenNext, plantStep, stakeOf, workLeadFor, workStep } from './cycle.js'
 import { selfWork, verifyWork } from './selfwork.js'
 import type { LedgerClock } from './clock.js'
 import type { NetworkInfo } from './network.js'
@@ -55,6 +55,8 @@ const PENDING_EXPIRY_LEDGERS = 20
 const WATCH_POLLS_PER_LEDGER = 4
 /** Stellar closes a ledger at most every 5 s of ledger time */
 const LEDGER_SECONDS_MIN = 5
+/** RPC faults this many blocks back (nominal 60 ledgers each) still widen the work's lead */
+const FAULT_MEMORY_LEDGERS = 120
 
 /** Events: 'block' (BlockEvent), 'planted' (PlantedEvent), 'harvested' (HarvestedEvent). */
 export class Scheduler extends EventEmitter {
@@ -68,6 +70,9 @@ export class Scheduler extends EventEmitter {
   private readonly busy = new Set<string>()
   private readonly plantDone = new Set<number>()
   private readonly workDone = new Set<number>()
+  private readonly workRuns = new Map<number, Promise<void>>()
+  private readonly worksClosed = new Set<number>()
+  private closeTriedLedger = 0
   private lastHarvestLedger = 0
   private plantRun: Promise<void> | undefined
   private harvestBacklog = true
@@ -129,6 +134,7 @@ export class Scheduler extends EventEmitter {
     this.emit('block', ev)
     this.o.log.info({ index: ev.index, ledger: ev.ledger }, 'new block')
     this.phase(`plant:${ev.index}`, () => (this.plantRun = this.plantAll(ev.index)))
+    this.closeWorks(ev.index - 1)
     this.harvestBacklog = true
     this.maybeHarvest(view)
   }
@@ -142,16 +148,80 @@ export class Scheduler extends EventEmitter {
       return
     }
     if (view.farmIndex === cur.index) {
-      if (!this.plantDone.has(cur.index) && !isWorkDue(cur.timestamp, view.closeTime, this.o.workLeadSeconds)) {
+      const workDue = isWorkDue(cur.timestamp, view.closeTime, this.workLeadSeconds())
+      if (!this.plantDone.has(cur.index) && !workDue) {
         this.phase(`plant:${cur.index}`, () => this.plantAll(cur.index))
       }
-      if (!this.workDone.has(cur.index) && isWorkDue(cur.timestamp, view.closeTime, this.o.workLeadSeconds)) {
-        this.phase(`work:${cur.index}`, () => this.workAll(cur))
+      if (!this.workDone.has(cur.index) && workDue) {
+        this.phase(`work:${cur.index}`, () => {
+          const run = this.workAll(cur)
+          this.workRuns.set(cur.index, run)
+          for (const k of this.workRuns.keys()) if (k < cur.index - 2) this.workRuns.delete(k)
+          return run
+        })
       }
       // Simulation runs at the next ledger's time (+5 s), so ask one ledger early; a #8 means "not yet" and retries.
       if (mayOpenNext(cur.timestamp, view.closeTime + LEDGER_SECONDS_MIN)) this.phase(`open:${cur.index}`, () => this.openNext(cur.index))
     }
+    if (view.farmIndex > 0 && view.ledger !== this.closeTriedLedger) {
+      this.closeTriedLedger = view.ledger
+      this.closeWorks(view.farmIndex - 1)
+    }
     this.maybeHarvest(view)
+  }
+
+  /** The configured lead, widened by what one recent RPC fault cost (see workLeadFor). */
+  private workLeadSeconds(): number {
+    return workLeadFor(this.o.workLeadSeconds, this.o.rpc.recentFaultCostMs(FAULT_MEMORY_LEDGERS * this.o.ledgerMs), this.o.ledgerMs)
+  }
+
+  private closeWorks(index: number): void {
+    if (index < 0 || this.worksClosed.has(index)) return
+    this.phase(`close:${index}`, () => this.closeWorksOf(index))
+  }
+
+  /**
+   * After the rollover: every planted pail of block `index` whose work is not
+   * known to have landed is settled — done when the chain shows the work, lost
+   * (with why) when it can no longer land — so the books hold every pail.
+   */
+  private async closeWorksOf(index: number): Promise<void> {
+    await this.workRuns.get(index)?.catch(() => undefined)
+    const ops = await this.o.store.opsOfBlock(index)
+    const works = new Map(ops.filter((o) => o.op === 'work').map((o) => [o.farmer, o]))
+    const open = ops.filter((o) => o.op === 'plant' && o.status === 'done').map((o) => o.farmer)
+      .filter((pk) => { const st = works.get(pk)?.status; return st !== 'done' && st !== 'lost' })
+    let unresolved = false
+    if (open.length > 0) {
+      const pails = await this.readPails(index, open)
+      await Promise.all(open.map(async (pk) => {
+        const w = works.get(pk)
+        const pail = pails.get(pk)?.pail
+        if (pail && pail.zeros !== null) {
+          await this.record(pk, index, 'work', 'done', { txHash: w?.txHash ?? null, feeStroops: w?.feeStroops ?? 0n, zeros: pail.zeros, gap: pail.gap })
+          return
+        }
+        if (w?.status === 'pending' && w.txHash) {
+          const res = await this.checkHash(w.txHash)
+          if (res?.status === 'success') {
+            const gap = res.returnValue ? Number(scValToNative(res.returnValue)) : null
+            await this.record(pk, index, 'work', 'done', { txHash: w.txHash, feeStroops: res.feeStroops, zeros: w.zeros, gap })
+            return
+          }
+          if (!this.pendingExpired(w)) {
+            unresolved = true
+            return
+          }
+        }
+        const reason = `no work landed before the rollover${w?.reason ? ` (last attempt: ${w.reason})` : w ? '' : ' (none sent)'}`
+        await this.record(pk, index, 'work', 'lost', { txHash: w?.txHash ?? null, feeStroops: w?.feeStroops ?? 0n, zeros: w?.zeros ?? null, reason })
+        this.o.metrics?.pailsTotal.inc({ stage: 'lost' })
+        this.o.log.warn({ index, farmer: pk, reason }, 'pail lost: work did not land')
+      }))
+    }
+    if (unresolved || this.stopped) return
+    this.worksClosed.add(index)
+    for (const k of this.worksClosed) if (k < index - 2) this.worksClosed.delete(k)
   }
 
   private maybeHarvest(view: ChainView): void {
@@ -314,6 +384,7 @@ export class Scheduler extends EventEmitter {
 
   private async workAll(block: BlockEvent): Promise<void> {
     const index = block.index
+    this.o.log.debug({ index, ledger: this.o.clock.ledger, closeTime: this.o.clock.closeTime, rolloverAt: block.timestamp + 300, leadSeconds: this.workLeadSeconds() }, 'works due')
     const ops = await this.o.store.opsOfBlock(index)
     const plantedPks = new Set([...this.plantedSet(index), ...ops.filter((o) => o.op === 'plant' && o.status === 'done').map((o) => o.farmer)])
     const candidates = [...plantedPks].filter((pk) => this.farmers.has(pk))
@@ -349,6 +420,7 @@ export class Scheduler extends EventEmitter {
       })
       const gap = res.status === 'success' && res.returnValue ? Number(scValToNative(res.returnValue)) : null
       const v = await this.settle(pk, index, 'work', res, { zeros: best.zeros, gap })
+      this.o.log.debug({ index, farmer: pk, status: res.status, landed: res.status === 'success' ? res.ledger : undefined, ledger: this.o.clock.ledger, verdict: v }, 'work outcome')
       if (v === 'retry') retry = true
       if (v === 'done' && !this.stopped) this.o.metrics?.pailsTotal.inc({ stage: 'worked' })
     }))

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest'
-import { betterWork, chunks, contractErrorVerdict, harvestStep, isWorkDue, mayOpenNext, plantStep, rolloverAt, stakeOf, workStep } from '../../src/chain/cycle.js'
+import { betterWork, chunks, contractErrorVerdict, harvestStep, isWorkDue, mayOpenNext, plantStep, rolloverAt, stakeOf, workLeadFor, workStep } from '../../src/chain/cycle.js'
 import type { ChainOpRecord } from '../../src/chain/store.js'
 import type { BestWork } from '../../src/events.js'
 
@@ -18,6 +18,24 @@ describe('block timing', () => {
   it('the next block may be opened only once the open one is 300 s old', () => {
     expect(mayOpenNext(1000, 1299)).toBe(false)
     expect(mayOpenNext(1000, 1300)).toBe(true)
+  })
+})
+
+describe('workLeadFor', () => {
+  it('is the configured lead while no RPC fault was seen', () => {
+    expect(workLeadFor(15, 0, 200)).toBe(15)
+    expect(workLeadFor(15, 0, 5000)).toBe(15)
+  })
+  it('adds the whole ledgers one recent fault cost, so a retried work still lands first', () => {
+    // an 800 ms hang plus backoff on 200 ms ledgers: 5 more ledgers of 5 s
+    expect(workLeadFor(15, 900, 200)).toBe(40)
+    // a 503 retried within the ledger on a real network: one more ledger
+    expect(workLeadFor(15, 300, 5000)).toBe(20)
+    expect(isWorkDue(1000, 1300 - 40, workLeadFor(15, 900, 200))).toBe(true)
+    expect(isWorkDue(1000, 1300 - 41, workLeadFor(15, 900, 200))).toBe(false)
+  })
+  it('never exceeds half a block', () => {
+    expect(workLeadFor(15, 60_000, 200)).toBe(150)
   })
 })
 

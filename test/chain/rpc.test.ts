@@ -134,6 +134,21 @@ describe('RpcClient against a real HTTP server', () => {
     expect(hits).toBe(3)
   })
 
+  it('remembers what a fault cost: a hang costs about the timeout, a healthy call nothing', async () => {
+    const c = client(1, 200)
+    mode = 'ok'
+    await c.call('getHealth', (s) => s.getHealth())
+    expect(c.recentFaultCostMs(60_000)).toBe(0)
+    mode = 'hang'
+    await failure(c.call('getHealth', (s) => s.getHealth()))
+    const cost = c.recentFaultCostMs(60_000)
+    expect(cost).toBeGreaterThanOrEqual(190)
+    expect(cost).toBeLessThan(1500)
+    // forgotten once outside the window
+    expect(c.recentFaultCostMs(60_000, Date.now() + 61_000)).toBe(0)
+    mode = 'ok'
+  })
+
   it('reports a refused connection as RPC_NETWORK', async () => {
     const dead = new RpcClient('http://127.0.0.1:1/', { timeoutMs: 500, retriesMax: 0 })
     const err = await failure(dead.call('getHealth', (s) => s.getHealth()))
