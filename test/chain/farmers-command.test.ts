@@ -5,6 +5,8 @@ import { execFile } from 'node:child_process'
 import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { openDb } from '../../src/ledger/db.js'
+import { PgChainStore } from '../../src/ledger/chain-store.js'
 import { devnet, secretStrKey } from './harness.js'
 
 function cli(args: string[], env: Record<string, string>): Promise<{ code: number; out: string; err: string }> {
@@ -43,10 +45,26 @@ describe('kale-pool farmers', () => {
     expect(list.code).toBe(0)
     for (const pk of added) expect(list.out).toContain(pk)
     expect(list.out).toMatch(/2 farmers \(2 active\)/)
-    expect(list.out + add.out).not.toMatch(/\bS[A-Z2-7]{55}\b/)
-    // the generated master key decrypts the rows only in this test, and the seeds appear nowhere
+    // one more add with every log line on: the logs are searched too
+    const loud = await cli(['farmers', 'add', '1'], { ...env, LOG_LEVEL: 'debug' })
+    expect(loud.code, loud.err).toBe(0)
+    const output = [add, list, loud].map((r) => r.out + r.err).join('\n')
+    expect(output).not.toMatch(/\bS[A-Z2-7]{55}\b/)
+    // the generated master key decrypts the stored rows only here: no farmer's seed appears in any output
     const master = Buffer.from(readFileSync(join(dataDir, 'master.key'), 'utf8').trim(), 'hex')
     expect(master.length).toBe(32)
-    void secretStrKey
+    const db = await openDb({ dataDir })
+    try {
+      const rows = await new PgChainStore(db.sql).listFarmers()
+      expect(rows.map((r) => r.publicKey).sort()).toEqual([...added, ...loud.out.split('\n').filter((l) => /^G[A-Z2-7]{55}$/.test(l))].sort())
+      for (const r of rows) {
+        const seed = secretStrKey(master, r.publicKey, r.encryptedSecret)
+        expect(seed).toMatch(/^S[A-Z2-7]{55}$/)
+        expect(output).not.toContain(seed)
+        expect(r.encryptedSecret).not.toContain(seed)
+      }
+    } finally {
+      await db.close()
+    }
   }, 180_000)
 })
