@@ -6,6 +6,7 @@
 // non-zero padding, so the input is the canonical encoding of what it decodes.
 import crypto from 'node:crypto'
 import { xdr, StrKey, Operation, encodeMuxedAccountToAddress } from '@stellar/stellar-sdk'
+import { accountStr } from './strkeys.js'
 
 const ENVELOPE_TYPE_TX = 2
 const ENVELOPE_TYPE_TX_FEE_BUMP = 5
@@ -55,7 +56,10 @@ function txHash(networkId: Uint8Array, tag: number, body: Uint8Array): Buffer {
   return crypto.createHash('sha256').update(networkId).update(t).update(body).digest()
 }
 
-const opSourcesOf = (ops: readonly xdr.Operation[]): Array<string | null> => ops.map((o) => (o.sourceAccount ? encodeMuxedAccountToAddress(o.sourceAccount) : null))
+/** G… (cached spelling) or M… of a MuxedAccount, as the SDK spells it. */
+const muxedStr = (m: xdr.MuxedAccount): string => (m.type === 'keyTypeEd25519' ? accountStr(m.ed25519.toBytes()) : encodeMuxedAccountToAddress(m))
+
+const opSourcesOf = (ops: readonly xdr.Operation[]): Array<string | null> => ops.map((o) => (o.sourceAccount ? muxedStr(o.sourceAccount) : null))
 
 function timeBoundsOf(cond: xdr.Preconditions): xdr.TimeBounds | null {
   if (cond.type === 'precondTime') return cond.timeBounds
@@ -71,7 +75,7 @@ export function decodeEnvelope(b64: string, networkId: Uint8Array): Envelope {
     case 'envelopeTypeTx': {
       const { tx, signatures } = env.v1
       const hash = txHash(networkId, ENVELOPE_TYPE_TX, buf.subarray(4, buf.length - signaturesBytes(signatures)))
-      const source = encodeMuxedAccountToAddress(tx.sourceAccount)
+      const source = muxedStr(tx.sourceAccount)
       const soroban = tx.ext.type === 'sorobanData' ? tx.ext.sorobanData : null
       return v1Fields(tx, hash, signatures, source, source, BigInt(tx.fee), hash, signatures, soroban)
     }
@@ -105,8 +109,8 @@ export function decodeEnvelope(b64: string, networkId: Uint8Array): Envelope {
       // rare path: re-encode the inner transaction rather than locate it in the bytes
       const innerHash = txHash(networkId, ENVELOPE_TYPE_TX, inner.tx.toXdr())
       const soroban = inner.tx.ext.type === 'sorobanData' ? inner.tx.ext.sorobanData : null
-      const source = encodeMuxedAccountToAddress(inner.tx.sourceAccount)
-      return v1Fields(inner.tx, innerHash, inner.signatures, source, encodeMuxedAccountToAddress(fb.feeSource), BigInt(fb.fee), outerHash, signatures, soroban)
+      const source = muxedStr(inner.tx.sourceAccount)
+      return v1Fields(inner.tx, innerHash, inner.signatures, source, muxedStr(fb.feeSource), BigInt(fb.fee), outerHash, signatures, soroban)
     }
     default:
       throw new TypeError('invalid envelope type')
