@@ -96,12 +96,14 @@ export class Scheduler extends EventEmitter {
   start(): void {
     this.stopped = false
     this.draining = false
+    this.o.submitter.resume()
     this.watcher.start()
   }
 
   /** Stops deciding and recording at once (as a killed process would); in-flight transactions are abandoned. */
   stop(): void {
     this.stopped = true
+    this.o.submitter.halt()
     this.watcher.stop()
   }
 
@@ -314,7 +316,9 @@ export class Scheduler extends EventEmitter {
         source: f.signer, op: 'plant', invoke: plantOp(this.o.net.contractId, pk, stake),
         onSend: (hash) => this.record(pk, index, 'plant', 'pending', { txHash: hash, amountStroops: stake }),
       })
-      const v = await this.settle(pk, index, 'plant', res, { amountStroops: stake })
+      // #8: an earlier plant of ours applied after all (sent before a restart): the pail holds its stake.
+      const planted8 = res.status === 'contract-error' && res.code === 8 ? (await this.readPails(index, [pk])).get(pk)?.pail : undefined
+      const v = await this.settle(pk, index, 'plant', res, { amountStroops: planted8?.stake ?? stake })
       if (v === 'done') planted.add(pk)
       if (v === 'retry') retry = true
     }))

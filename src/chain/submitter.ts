@@ -82,6 +82,7 @@ export class Submitter {
   private seqFlushScheduled = false
   /** transactions sent (for benchmarks) */
   sent = 0
+  private halted = false
 
   constructor(private readonly o: SubmitterOptions) {
     this.inclusionFee = Math.min(BASE_INCLUSION_FEE_STROOPS, o.feeInclusionMaxStroops)
@@ -94,6 +95,19 @@ export class Submitter {
     const run = lane.tail.then(() => this.withSlot(() => this.run(lane, req))).finally(() => lane.queued--)
     lane.tail = run.catch(() => undefined)
     return run
+  }
+
+  /**
+   * Sends nothing more, as a killed process would: queued and running requests
+   * end 'failed' before their next send. A hash handed to onSend whose record
+   * was skipped is therefore never sent (nothing applies without its record).
+   */
+  halt(): void {
+    this.halted = true
+  }
+
+  resume(): void {
+    this.halted = false
   }
 
   /** True when the source has no transaction queued or in flight. */
@@ -209,6 +223,7 @@ export class Submitter {
     let lastHash: string | null = null
     let reason = 'no attempt'
     for (let attempt = 0; attempt < ATTEMPTS_MAX; attempt++) {
+      if (this.halted) return { status: 'failed', reason: 'submitter halted', hash: lastHash, feeStroops: fees }
       await this.ensureSeq(pk, lane)
       let { tx, maxTime } = await this.build(pk, lane, req)
       let sorobanData: xdr.SorobanTransactionData | undefined
@@ -228,6 +243,7 @@ export class Submitter {
       const hash = Buffer.from(tx.hash()).toString('hex')
       lastHash = hash
       await req.onSend?.(hash, sorobanData)
+      if (this.halted) return { status: 'failed', reason: 'submitter halted', hash: lastHash, feeStroops: fees }
       const sent = await this.send(tx, hash)
       if (sent.kind === 'retry') {
         reason = sent.reason
@@ -297,6 +313,7 @@ export class Submitter {
    * status poll decides.
    */
   private async rebroadcast(tx: Transaction): Promise<void> {
+    if (this.halted) return
     try {
       const res = await this.o.rpc.call('sendTransaction', (s) => s.sendTransaction(tx), false)
       this.sent++
