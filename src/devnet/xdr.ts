@@ -1,6 +1,7 @@
 // State ↔ XDR for the devnet, built with the SDK's own classes so clients parse
 // exactly what a real RPC would send: ledger keys and entries, the contract's
 // Block/Pail structs as ScMaps, key ids of footprints, transaction results.
+import assert from 'node:assert'
 import crypto from 'node:crypto'
 import { xdr, Address, Asset, Keypair, StrKey, nativeToScVal, hash } from '@stellar/stellar-sdk'
 import { accountStr, isContract, scAddressStr } from './strkeys.js'
@@ -71,12 +72,25 @@ export class XdrBuilder {
   private readonly keyCache = new Map<KeyId, xdr.LedgerKey>()
   private readonly keyXdrCache = new Map<KeyId, Buffer>()
   private readonly wasmHash = hash(Buffer.from('kale-pool devnet farm wasm'))
+  /**
+   * Every plant's simulation answers a new Pail(farmer, index) key. An account
+   * farmer's key differs from this one only in its 32 key bytes and the 4-byte
+   * index, so it is spliced (~2 µs) instead of built and encoded (~40 µs).
+   */
+  private readonly pailTemplate: { bytes: Buffer; farmerAt: number; indexAt: number }
 
   constructor(readonly ids: Ids) {
     this.contractAddress = new Address(ids.contractId).toScAddress()
     this.trustAsset = xdr.TrustLineAsset.assetTypeCreditAlphanum4(
       new xdr.AlphaNum4({ assetCode: Buffer.from('KALE'), issuer: Keypair.fromPublicKey(ids.issuer).xdrPublicKey() }),
     )
+    const farmer = Buffer.alloc(32, 0xa5)
+    const index = Buffer.from([0x5a, 0x01, 0x02, 0x5a])
+    const bytes = Buffer.from(this.ledgerKey(`p:${StrKey.encodeEd25519PublicKey(farmer)}:${index.readUInt32BE()}`).toXdr())
+    const farmerAt = bytes.indexOf(farmer)
+    const indexAt = bytes.lastIndexOf(index)
+    assert(farmerAt > 0 && bytes.indexOf(farmer, farmerAt + 1) < 0 && indexAt > farmerAt + 32 && bytes.indexOf(index) === indexAt, 'pail key template')
+    this.pailTemplate = { bytes, farmerAt, indexAt }
   }
 
   /** LedgerKey of a key id ('i', 'b:N', 'p:G…:N', 't:G…', 'a:G…'). */
@@ -100,9 +114,19 @@ export class XdrBuilder {
   ledgerKeyXdr(id: KeyId): Buffer {
     const hit = this.keyXdrCache.get(id)
     if (hit) return hit
-    const bytes = Buffer.from(this.ledgerKey(id).toXdr())
+    const bytes = id.startsWith('p:G') ? this.pailKeyXdr(id) : Buffer.from(this.ledgerKey(id).toXdr())
     if (this.keyXdrCache.size > 50_000) this.keyXdrCache.clear()
     this.keyXdrCache.set(id, bytes)
+    return bytes
+  }
+
+  /** The encoded Pail key of an account farmer's key id 'p:G…:N', spliced into the template. */
+  private pailKeyXdr(id: KeyId): Buffer {
+    const [, farmer, index] = id.split(':')
+    const t = this.pailTemplate
+    const bytes = Buffer.from(t.bytes)
+    Buffer.from(StrKey.decodeEd25519PublicKey(farmer!)).copy(bytes, t.farmerAt)
+    bytes.writeUInt32BE(Number(index), t.indexAt)
     return bytes
   }
 

@@ -55,6 +55,28 @@ describe('transaction data from cached key encodings', () => {
   }
 })
 
+describe('pail keys spliced into a template', () => {
+  it('equal the SDK-built key for account farmers at any index, and contract farmers go the long way', () => {
+    const farmers = [...Array.from({ length: 20 }, () => Keypair.random().publicKey()), ids.contractId, ids.sacId]
+    for (const f of farmers) {
+      for (const index of [0, 1, 95_825, 0xffff_ffff, Math.floor(Math.random() * 2 ** 32)]) {
+        const id = `p:${f}:${index}`
+        const want = Buffer.from(
+          xdr.LedgerKey.contractData(
+            new xdr.LedgerKeyContractData({
+              contract: new Address(ids.contractId).toScAddress(),
+              key: xdr.ScVal.scvVec([xdr.ScVal.scvSymbol('Pail'), new Address(f).toScVal(), xdr.ScVal.scvU32(index)]),
+              durability: xdr.ContractDataDurability.temporary,
+            }),
+          ).toXdr(),
+        )
+        expect(b.ledgerKeyXdr(id).equals(want), id).toBe(true)
+        expect(b.keyId(xdr.LedgerKey.fromXdr(b.ledgerKeyXdr(id)))).toBe(id)
+      }
+    }
+  })
+})
+
 describe('invoke results', () => {
   it('hash the return value as the SDK does (void, numbers, none)', () => {
     for (const v of [undefined, xdr.ScVal.scvVoid(), xdr.ScVal.scvU32(7), nativeToScVal(123456789n, { type: 'i128' })]) {
