@@ -2,7 +2,11 @@
 // CPU is not the server's. Modes:
 //   load: N connections, each subscribes + authorizes at a fixed difficulty, then
 //         submits shares one at a time (next after the answer) for D seconds;
-//         reports answers/s, accepted and latency percentiles.
+//         reports answers/s, accepted and latency percentiles. With BENCH_RATE
+//         (shares/s over all connections) the load is open-loop instead: shares
+//         go out round-robin at that rate whatever the answers, so latency is
+//         measured at a given rate rather than at saturation (Little's law makes
+//         a closed loop's latency connections / throughput).
 //   echo: the same submit lines against a newline-echo server (every line back).
 //   idle: N connections log in and stay idle; on "expect-notify" reports when the
 //         last of them received a new mining.notify.
@@ -19,6 +23,8 @@ interface Conn {
   user: string
   notifies: number
   ready: boolean
+  /** open-loop mode: send time per request id */
+  sent: Map<number, number>
 }
 
 const [mode, portRaw, nRaw, secondsRaw] = process.argv.slice(2)
@@ -26,6 +32,8 @@ const port = Number(portRaw)
 const n = Number(nRaw)
 const seconds = Number(secondsRaw)
 const PAYOUT = process.env.BENCH_PAYOUT ?? ''
+const RATE = Number(process.env.BENCH_RATE ?? 0)
+const TICK_MS = 2
 const send = (m: unknown) => process.send?.(m)
 const nowMs = () => performance.timeOrigin + performance.now()
 
@@ -43,6 +51,7 @@ function submit(c: Conn): void {
   c.nonce++
   const hex = c.e1 + c.nonce.toString(16).padStart(16 - c.e1.length, '0')
   c.sentAt = performance.now()
+  if (RATE > 0) c.sent.set(c.nonce, c.sentAt)
   c.sock.write(`{"id":${c.nonce},"method":"mining.submit","params":["${c.user}","${c.jobId}","${hex}"]}\n`)
 }
 
@@ -59,7 +68,19 @@ function onLine(c: Conn, line: string): void {
     return
   }
   if (line.includes('"method"')) return
+  if (RATE > 0) return onRatedAnswer(c, line)
   onAnswer(c, line.includes('"result":true'))
+}
+
+function onRatedAnswer(c: Conn, line: string): void {
+  const id = Number(/"id":(\d+)/.exec(line)?.[1])
+  const at = c.sent.get(id)
+  if (at === undefined || !running) return
+  c.sent.delete(id)
+  answers++
+  if (line.includes('"result":true')) accepted++
+  else errors++
+  lat.push(performance.now() - at)
 }
 
 function onAnswer(c: Conn, ok: boolean): void {
@@ -90,7 +111,7 @@ function open(i: number): Promise<void> {
     const sock = net.connect({ port, host: '127.0.0.1' }, () => resolve())
     sock.setNoDelay(true)
     sock.setEncoding('utf8')
-    const c: Conn = { sock, buf: '', e1: '', jobId: '', nonce: 0, sentAt: 0, user: `${PAYOUT}.w${i}`, notifies: 0, ready: mode === 'echo' }
+    const c: Conn = { sock, buf: '', e1: '', jobId: '', nonce: 0, sentAt: 0, user: `${PAYOUT}.w${i}`, notifies: 0, ready: mode === 'echo', sent: new Map() }
     conns.push(c)
     sock.on('data', (d: string) => {
       c.buf += d
@@ -120,12 +141,21 @@ async function main(): Promise<void> {
     if (msg.type === 'start') {
       running = true
       const t0 = performance.now()
-      for (const c of conns) submit(c)
+      let offered = 0
+      let ticker: NodeJS.Timeout | undefined
+      if (RATE > 0 && mode === 'load') {
+        // Open loop: keep the offered count at RATE × elapsed, round-robin over connections.
+        ticker = setInterval(() => {
+          const due = Math.floor((RATE * (performance.now() - t0)) / 1000)
+          while (offered < due) submit(conns[offered++ % conns.length]!)
+        }, TICK_MS)
+      } else for (const c of conns) submit(c)
       setTimeout(() => {
+        if (ticker) clearInterval(ticker)
         running = false
         const elapsed = (performance.now() - t0) / 1000
         lat.sort((a, b) => a - b)
-        send({ type: 'result', answersPerSecond: answers / elapsed, acceptedPerSecond: accepted / elapsed, errors, p50Ms: pct(lat, 50), p99Ms: pct(lat, 99), maxMs: lat.at(-1) ?? NaN })
+        send({ type: 'result', offeredPerSecond: RATE > 0 ? offered / elapsed : null, answersPerSecond: answers / elapsed, acceptedPerSecond: accepted / elapsed, errors, p50Ms: pct(lat, 50), p99Ms: pct(lat, 99), maxMs: lat.at(-1) ?? NaN })
       }, seconds * 1000)
     } else if (msg.type === 'expect-notify') {
       expectNotifies = msg.count ?? 2

@@ -25,8 +25,8 @@ const LOAD_SCRIPT = fileURLToPath(new URL('./stratum-load.js', import.meta.url))
 
 type Msg = { type: string; [k: string]: unknown }
 
-function generator(mode: string, port: number, n: number, seconds: number): { child: ChildProcess; next: (type: string) => Promise<Msg> } {
-  const child = fork(LOAD_SCRIPT, [mode, String(port), String(n), String(seconds)], { env: { ...process.env, BENCH_PAYOUT: PAYOUT }, stdio: 'inherit' })
+function generator(mode: string, port: number, n: number, seconds: number, rate = 0): { child: ChildProcess; next: (type: string) => Promise<Msg> } {
+  const child = fork(LOAD_SCRIPT, [mode, String(port), String(n), String(seconds)], { env: { ...process.env, BENCH_PAYOUT: PAYOUT, BENCH_RATE: String(rate) }, stdio: 'inherit' })
   const queue: Msg[] = []
   const waiters: (() => void)[] = []
   child.on('message', (m: Msg) => {
@@ -66,11 +66,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const nowMs = () => performance.timeOrigin + performance.now()
 
 export async function run(argv: string[]): Promise<void> {
-  const args = parseArgs(argv, ['connections', 'duration', 'idle-sessions', 'verify-threads'], ['json'])
+  const args = parseArgs(argv, ['connections', 'duration', 'idle-sessions', 'verify-threads', 'rate'], ['json'])
   const connections = intFlag(args, 'connections', 1, 15_000, 1000)
   const duration = intFlag(args, 'duration', 1, 600, 10)
   const idleSessions = intFlag(args, 'idle-sessions', 0, 15_000, 10_000)
   const verifyThreads = intFlag(args, 'verify-threads', 1, 64, 1)
+  const rate = intFlag(args, 'rate', 0, 10_000_000, 0)
   const c = loadConfig({})
   const verifier = new Verifier({ threads: verifyThreads, batchMax: c.verifyBatchMax, batchMs: c.verifyBatchMs, queueMax: c.verifyQueueMax, idleTimeoutMs: 60_000 })
   let credited = 0
@@ -87,7 +88,7 @@ export async function run(argv: string[]): Promise<void> {
 
   // 1. load against the pool
   const rss0 = process.memoryUsage().rss
-  const g = generator('load', port, connections, duration)
+  const g = generator('load', port, connections, duration, rate)
   await g.next('ready')
   const rssLoaded = process.memoryUsage().rss
   g.child.send({ type: 'start' })
@@ -143,10 +144,12 @@ export async function run(argv: string[]): Promise<void> {
   await verifier.close()
   const num = (x: unknown) => Math.round((x as number) * 10) / 10
   report(argv, 'stratum', {
-    connections, durationSeconds: duration, verifyThreads,
+    connections, durationSeconds: duration, verifyThreads, mode: rate > 0 ? `open loop at ${rate} shares/s` : 'closed loop (saturation)',
+    ...(rate > 0 ? { offeredSharesPerSecond: Math.round(load.offeredPerSecond as number) } : {}),
     acceptedSharesPerSecond: Math.round(load.acceptedPerSecond as number), answersPerSecond: Math.round(load.answersPerSecond as number),
     rejected: load.errors, credited, p50Ms: num(load.p50Ms), p99Ms: num(load.p99Ms), maxMs: num(load.maxMs),
     echoLinesPerSecond: Math.round(ceiling.answersPerSecond as number), echoP99Ms: num(ceiling.p99Ms),
+    // closed loop: throughput ratio; open loop: the echo figure is still its saturation ceiling
     ratioToEcho: Math.round(((load.acceptedPerSecond as number) / (ceiling.answersPerSecond as number)) * 1000) / 1000,
     rssPerLoadedSessionKiB: Math.round((rssLoaded - rss0) / connections / 102.4) / 10, rssPeakMiB: Math.round(rssPeak / 1048576),
     ...idle,
