@@ -18,17 +18,19 @@ describe('the whole pool, end to end', () => {
   let dbh: Awaited<ReturnType<typeof freshDatabase>>
   let sql: postgres.Sql
   let devnet: DevnetClient
+  let env: Record<string, string>
   const payout: string[] = []
 
   beforeAll(async () => {
     dbh = await freshDatabase('pool')
     const dataDir = tempDir('kale-e2e-')
-    pool = await PoolProcess.start({
+    env = {
       DATA_DIR: dataDir, DEVNET_PORT: '0', DEVNET_LEDGER_MS: '150', STRATUM_HOST: '127.0.0.1', STRATUM_PORT: '0',
       HTTP_HOST: '127.0.0.1', HTTP_PORT: '0', FARMERS: String(FARMERS), VARDIFF_TARGET_SECONDS: '1', DIFFICULTY_MIN: '1',
       DIFFICULTY_START: '65536', SHARE_FLUSH_MS: '200', PAYOUT_THRESHOLD_KALE: '1', PAYOUT_INTERVAL_SECONDS: '2',
       VERIFY_THREADS: '1', LOG_LEVEL: 'info', ADMIN_TOKEN, ...(dbh ? { DATABASE_URL: dbh.url } : {}),
-    })
+    }
+    pool = await PoolProcess.start(env)
     const ep = pool.endpoints!
     devnet = await DevnetClient.connect(ep.rpcUrl)
     for (let i = 0; i < 3; i++) payout.push((await devnet.payoutAccount()).publicKey())
@@ -131,6 +133,11 @@ describe('the whole pool, end to end', () => {
     const paidAll = (await sql`SELECT coalesce(sum(e.amount_stroops), 0)::text AS p FROM payout_entries e JOIN payouts p ON p.id = e.payout_id WHERE p.status = 'completed'`)[0]!.p as string
     expect(metricValue(metrics, 'kale_pool_payouts_stroops_total')).toBe(Number(paidAll))
     expect(metricValue(metrics, 'kale_pool_block_index')).toBeGreaterThanOrEqual(Math.max(...blocks) + 1)
+
+    // A second pool on the same data directory fails fast, naming the first.
+    const second = PoolProcess.spawn(env)
+    expect(await second.exited).toBe(1)
+    expect(second.stderr.join('\n')).toMatch(/another kale-pool \(pid \d+\) is running on data directory/)
 
     // A graceful stop exits 0 and says so.
     expect(await pool.stop('SIGTERM')).toBe(0)
