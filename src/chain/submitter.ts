@@ -340,7 +340,7 @@ export class Submitter {
 
   /**
    * Polls once per new ledger until the transaction applied or can no longer
-   * apply; `resend` (if given) runs after each poll that does not find it yet.
+   * apply; `resend` (if given) runs after each later poll that does not find it yet.
    */
   async waitFor(hash: string, maxTime: number, resend?: () => Promise<void>): Promise<HashStatus> {
     for (let i = 0; i < POLL_ATTEMPTS_MAX; i++) {
@@ -348,8 +348,9 @@ export class Submitter {
       try {
         const st = await this.status(hash, maxTime)
         if (st.status !== 'not-found' || st.expired) return st
-        // not applied at the close we waited for: lost after acceptance, or still queued (then a DUPLICATE)
-        await resend?.()
+        // Still missing a ledger later: lost after acceptance (or still queued: then a DUPLICATE).
+        // The first poll often comes before the close that applies it, so it does not resend.
+        if (i > 0) await resend?.()
       } catch {
         // transient: the next ledger asks again
       }
