@@ -1,4 +1,8 @@
-// `npm run bench -- stratum [--connections N] [--duration S] [--idle-sessions M] [--verify-threads T] [--json]`
+// `npm run bench -- stratum [--connections N] [--duration S] [--rate R] [--idle-sessions M] [--verify-threads T] [--batch-ms B] [--no-echo] [--json]`
+//
+// Besides latency it reports the server process's CPU per credited share and its
+// event-loop delay during the load: on a machine shared with other work these say
+// what the server itself costs, when the latency figures mostly say how busy the machine was.
 //
 // 1. load: a separate process (bench/stratum-load.ts) opens N miner connections at
 //    fixed difficulty 1 (every nonce is a valid share) and submits shares one at a
@@ -10,6 +14,8 @@
 import net from 'node:net'
 import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import os from 'node:os'
 import { randomBytes } from 'node:crypto'
 import { StrKey } from '@stellar/stellar-sdk'
 import { loadConfig } from '../src/config.js'
@@ -66,14 +72,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const nowMs = () => performance.timeOrigin + performance.now()
 
 export async function run(argv: string[]): Promise<void> {
-  const args = parseArgs(argv, ['connections', 'duration', 'idle-sessions', 'verify-threads', 'rate'], ['json'])
+  const args = parseArgs(argv, ['connections', 'duration', 'idle-sessions', 'verify-threads', 'rate', 'batch-ms'], ['json', 'no-echo'])
   const connections = intFlag(args, 'connections', 1, 15_000, 1000)
   const duration = intFlag(args, 'duration', 1, 600, 10)
   const idleSessions = intFlag(args, 'idle-sessions', 0, 15_000, 10_000)
   const verifyThreads = intFlag(args, 'verify-threads', 1, 64, 1)
   const rate = intFlag(args, 'rate', 0, 10_000_000, 0)
   const c = loadConfig({})
-  const verifier = new Verifier({ threads: verifyThreads, batchMax: c.verifyBatchMax, batchMs: c.verifyBatchMs, queueMax: c.verifyQueueMax, idleTimeoutMs: 60_000 })
+  const batchMs = args.flags.has('batch-ms') ? Number(args.flags.get('batch-ms')) : c.verifyBatchMs
+  const verifier = new Verifier({ threads: verifyThreads, batchMax: c.verifyBatchMax, batchMs, queueMax: c.verifyQueueMax, idleTimeoutMs: 60_000 })
   let credited = 0
   const sink = { add: (_s: ShareEvent) => (credited++, true) }
   const server = new StratumServer(
@@ -91,31 +98,42 @@ export async function run(argv: string[]): Promise<void> {
   const g = generator('load', port, connections, duration, rate)
   await g.next('ready')
   const rssLoaded = process.memoryUsage().rss
+  const loop = monitorEventLoopDelay({ resolution: 5 })
+  const cpu0 = process.cpuUsage()
+  const credited0 = credited
+  loop.enable()
   g.child.send({ type: 'start' })
   const load = await g.next('result')
+  loop.disable()
+  const cpu = process.cpuUsage(cpu0)
+  // Server-process CPU per credited share: the figure the machine's other load cannot move much.
+  const cpuUsPerShare = (cpu.user + cpu.system) / Math.max(1, credited - credited0)
   const rssPeak = process.memoryUsage().rss
   await stop(g)
 
   // 2. the same load against a newline-echo server (the ceiling)
-  const echo = net.createServer({ noDelay: true }, (s) => {
-    let buf: Buffer = Buffer.alloc(0)
-    s.on('data', (d: Buffer) => {
-      buf = buf.length ? Buffer.concat([buf, d]) : d
-      const nl = buf.lastIndexOf(0x0a)
-      if (nl < 0) return
-      s.write(buf.subarray(0, nl + 1))
-      buf = buf.subarray(nl + 1)
+  let ceiling: Msg = { type: 'result', answersPerSecond: NaN, p99Ms: NaN }
+  if (!args.flags.has('no-echo')) {
+    const echo = net.createServer({ noDelay: true }, (s) => {
+      let buf: Buffer = Buffer.alloc(0)
+      s.on('data', (d: Buffer) => {
+        buf = buf.length ? Buffer.concat([buf, d]) : d
+        const nl = buf.lastIndexOf(0x0a)
+        if (nl < 0) return
+        s.write(buf.subarray(0, nl + 1))
+        buf = buf.subarray(nl + 1)
+      })
+      s.on('error', () => {})
     })
-    s.on('error', () => {})
-  })
-  await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()))
-  const ePort = (echo.address() as net.AddressInfo).port
-  const e = generator('echo', ePort, connections, duration)
-  await e.next('ready')
-  e.child.send({ type: 'start' })
-  const ceiling = await e.next('result')
-  await stop(e)
-  await new Promise<void>((r) => echo.close(() => r()))
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()))
+    const ePort = (echo.address() as net.AddressInfo).port
+    const e = generator('echo', ePort, connections, duration)
+    await e.next('ready')
+    e.child.send({ type: 'start' })
+    ceiling = await e.next('result')
+    await stop(e)
+    await new Promise<void>((r) => echo.close(() => r()))
+  }
 
   // 3. idle sessions and notify fan-out
   let idle: Record<string, unknown> = {}
@@ -144,10 +162,11 @@ export async function run(argv: string[]): Promise<void> {
   await verifier.close()
   const num = (x: unknown) => Math.round((x as number) * 10) / 10
   report(argv, 'stratum', {
-    connections, durationSeconds: duration, verifyThreads, mode: rate > 0 ? `open loop at ${rate} shares/s` : 'closed loop (saturation)',
+    connections, durationSeconds: duration, verifyThreads, batchMs, mode: rate > 0 ? `open loop at ${rate} shares/s` : 'closed loop (saturation)',
     ...(rate > 0 ? { offeredSharesPerSecond: Math.round(load.offeredPerSecond as number) } : {}),
     acceptedSharesPerSecond: Math.round(load.acceptedPerSecond as number), answersPerSecond: Math.round(load.answersPerSecond as number),
-    rejected: load.errors, credited, p50Ms: num(load.p50Ms), p99Ms: num(load.p99Ms), maxMs: num(load.maxMs),
+    rejected: load.errors, credited, serverCpuUsPerShare: num(cpuUsPerShare),
+    loopDelayP99Ms: num(loop.percentile(99) / 1e6), loopDelayMaxMs: num(loop.max / 1e6), loadavg1: num(os.loadavg()[0]), p50Ms: num(load.p50Ms), p99Ms: num(load.p99Ms), maxMs: num(load.maxMs),
     echoLinesPerSecond: Math.round(ceiling.answersPerSecond as number), echoP99Ms: num(ceiling.p99Ms),
     // closed loop: throughput ratio; open loop: the echo figure is still its saturation ceiling
     ratioToEcho: Math.round(((load.acceptedPerSecond as number) / (ceiling.answersPerSecond as number)) * 1000) / 1000,
