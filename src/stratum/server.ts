@@ -11,7 +11,8 @@ import type { BestWorkSource, BlockEvent, PlantedEvent, ShareSink } from '../eve
 import type { ShareVerifier } from '../workers/verifier.js'
 import { parseLine, encodeError, encodeNotification, RpcCode } from './protocol.js'
 import { Session } from './session.js'
-import { Stratifier, type StratifierOptions } from './stratifier.js'
+import { Stratifier, Handled, type StratifierOptions } from './stratifier.js'
+import type { NextLine } from './framing.js'
 
 export interface StratumOptions extends StratifierOptions {
   stratumHost: string
@@ -67,6 +68,8 @@ export class StratumServer {
         s.busy = false
         this.pump(s)
       },
+      cork: (s: Session) => s.socket.cork(),
+      uncork: (s: Session) => s.socket.uncork(),
     }
     this.stratifier = new Stratifier(o, deps.verifier, deps.shares, io, this.m, this.log, this.now)
   }
@@ -150,7 +153,11 @@ export class StratumServer {
     this.stratifier.detach(s)
   }
 
-  /** Handles buffered lines strictly in order: stops at a pending submit, a full write buffer or LINES_PER_TURN. */
+  /**
+   * Handles buffered lines strictly in order. Submits may be pipelined (several in
+   * the verifier); any other line behind them is deferred until their answers are
+   * written. Stops at a deferred line, a full write buffer or LINES_PER_TURN.
+   */
   private pump(s: Session): void {
     if (s.busy || s.closing) return
     const sock = s.socket
@@ -163,15 +170,33 @@ export class StratumServer {
           setImmediate(() => this.pump(s))
           break
         }
-        const line = s.framer.next()
+        let line: NextLine
+        if (s.deferredOversize) {
+          s.deferredOversize = false
+          line = 'oversize'
+        } else if (s.deferred !== undefined) {
+          line = s.deferred
+          s.deferred = undefined
+        } else line = s.framer.next()
         if (line === undefined) break
         handled++
+        const behind = s.pending.length > 0
         if (line === 'oversize') {
+          if (behind) {
+            s.deferredOversize = true
+            s.busy = true
+            break
+          }
           this.fatal(s, 'Parse error: line too long')
           return
         }
         const parsed = parseLine(line)
         if (!parsed.ok) {
+          if (behind) {
+            s.deferred = line
+            s.busy = true
+            break
+          }
           this.m.protocolErrorsTotal.labels(String(parsed.code)).inc()
           if (parsed.fatal) {
             this.fatal(s, parsed.message)
@@ -180,7 +205,8 @@ export class StratumServer {
           this.write(s, encodeError(parsed.id, parsed.code, parsed.message))
           continue
         }
-        if (this.stratifier.handle(s, parsed.request)) {
+        if (this.stratifier.handle(s, parsed.request) === Handled.defer) {
+          s.deferred = line
           s.busy = true
           break
         }

@@ -6,7 +6,7 @@ import { LineFramer } from './framing.js'
 import type { Job } from './jobs.js'
 import { vardiffStart, type VardiffState } from './vardiff.js'
 import { decodeStrKey, VersionByte } from '../kale/index.js'
-import { WORKER_RE } from './protocol.js'
+import { WORKER_RE, type RequestId } from './protocol.js'
 
 /** Jobs one session remembers; older ones answer "Job not found". */
 export const SESSION_JOBS_MAX = 8
@@ -33,6 +33,24 @@ export interface Worker {
   worker: string
 }
 
+/** A submit waiting for its hash. A class: one fixed shape per share on the hot path. */
+export class PendingShare {
+  hash: Uint8Array | undefined = undefined
+  err: unknown = undefined
+  ready = false
+  constructor(
+    readonly id: RequestId,
+    readonly workerName: string,
+    readonly jobId: string,
+    /** lower-case nonce hex */
+    readonly key: string,
+    readonly held: HeldJob,
+    readonly worker: Worker,
+    /** queued behind another pending submit: prechecked again when judged */
+    readonly behind: boolean,
+  ) {}
+}
+
 export class Session {
   readonly framer: LineFramer
   sessionId: string | undefined
@@ -56,8 +74,16 @@ export class Session {
   lastValidShareMs: number
   sharesJudged = 0
   sharesInvalid = 0
-  /** A line's handling is in flight (submit verifying): no other line is handled. */
+  /** Submits in the verifier, answered in this order (at most PIPELINE_MAX). */
+  readonly pending: PendingShare[] = []
+  /** A settle of `pending` is scheduled for this turn. */
+  settleQueued = false
+  /** A line waits for the pending answers (deferred): no further line is read. */
   busy = false
+  /** The deferred line, handled first once `pending` is empty. */
+  deferred: string | undefined
+  /** The deferred line was over the length bound. */
+  deferredOversize = false
   /** Reading paused by us (backpressure). */
   paused = false
   /** ms since which the socket has not drained; 0 = drained. */

@@ -14,7 +14,7 @@ import {
   type Request, type RequestId, type ShareOutcome, RpcCode, SHARE_OUTCOMES, MethodError, NONCE_HEX_RE,
   countsAsInvalid, encodeError, encodeNotification, encodeOutcome, encodeResult, encodeTrue,
 } from './protocol.js'
-import { Session, JOB_NONCES_MAX, parsePassword, parseUsername, type SessionCarry } from './session.js'
+import { Session, JOB_NONCES_MAX, parsePassword, parseUsername, type SessionCarry, PendingShare } from './session.js'
 import { clampDifficulty, roundDifficulty, vardiffDue, vardiffRecord, vardiffRetarget, VARDIFF_HYSTERESIS_RATIO, VARDIFF_SHARES_MAX, type VardiffParams } from './vardiff.js'
 
 export interface StratifierOptions {
@@ -36,9 +36,21 @@ export interface Io {
   ban(s: Session): void
   /** A pending line's answer was written: handle the session's next lines. */
   resume(s: Session): void
+  /** Several lines follow: buffer them into one socket write until `uncork`. */
+  cork(s: Session): void
+  uncork(s: Session): void
 }
 
 const TARGET_CACHE_MAX = 4096
+/** Submits one session may have in the verifier at once (pipelined behind the first). */
+export const PIPELINE_MAX = 16
+
+export const Handled = { done: 0, pending: 1, defer: 2 } as const
+export type Handled = (typeof Handled)[keyof typeof Handled]
+
+function settleLater(st: Stratifier, s: Session): void {
+  st.settle(s)
+}
 /** Keep a session on its farmer while that farmer is at most this over the fair share. */
 const SLACK_RATIO = 1.25
 
@@ -74,12 +86,15 @@ export class Stratifier {
   }
 
   /**
-   * Handles one request. Returns true when the answer waits for the verifier: the
-   * session handles no further line until the stratifier calls `io.resume(s)`.
+   * Handles one request. Returns `Handled.done` (answered), `Handled.pending` (a
+   * submit waits for the verifier; further submits may follow it) or
+   * `Handled.defer` (not handled: the line must wait until every pending answer is
+   * written — the server keeps it and calls nothing until `io.resume(s)`).
    */
-  handle(s: Session, r: Request): boolean {
+  handle(s: Session, r: Request): Handled {
+    if (r.method === 'mining.submit') return this.submit(s, r)
+    if (s.pending.length > 0) return Handled.defer
     switch (r.method) {
-      case 'mining.submit': return this.submit(s, r)
       case 'mining.subscribe': return this.send(s, this.subscribe(s, r))
       case 'mining.authorize': return this.send(s, this.authorize(s, r))
       case 'mining.suggest_difficulty': return this.send(s, this.suggest(s, r))
@@ -92,9 +107,9 @@ export class Stratifier {
     }
   }
 
-  private send(s: Session, line: string): false {
+  private send(s: Session, line: string): Handled {
     this.io.send(s, line)
-    return false
+    return Handled.done
   }
 
   private invalidParams(id: RequestId, why: string): string {
@@ -168,32 +183,87 @@ export class Stratifier {
 
   // --- shares ---
 
-  private submit(s: Session, r: Request): boolean {
+  /**
+   * A submit behind pending ones (pipelined) is only queued when its precheck
+   * passes; any other outcome waits (defer) so rejects, bans and job changes happen
+   * in line order exactly as if each submit had waited for the one before it. A
+   * pipelined share is prechecked again when its turn to be judged comes.
+   */
+  private submit(s: Session, r: Request): Handled {
+    const behind = s.pending.length > 0
+    if (behind && s.pending.length >= PIPELINE_MAX) return Handled.defer
     const [workerName, jobId, nonceHex] = r.params
     if (typeof workerName !== 'string' || typeof jobId !== 'string' || typeof nonceHex !== 'string') {
+      if (behind) return Handled.defer
       return this.send(s, this.invalidParams(r.id, 'expected [workerName, jobId, nonceHex]'))
     }
-    const pre = this.precheck(s, workerName, jobId, nonceHex)
-    if (typeof pre === 'string') return this.judged(s, r.id, pre)
-    const { held, worker } = pre
+    const pre = this.precheck(s, workerName, jobId, nonceHex, behind)
+    if (typeof pre === 'string') {
+      if (behind || pre === 'defer') return Handled.defer
+      this.judged(s, r.id, pre)
+      return Handled.done
+    }
     const key = nonceHex.toLowerCase()
-    const id = r.id
-    const queued = this.verifier.verify(held.job.work.template, key, (hash, err) => {
-      if (!hash) {
-        s.log.error({ err }, 'share verification failed')
-        this.judged(s, id, 'internal')
-      } else {
-        held.nonces.add(key)
-        this.judged(s, id, this.judgeHash(s, held, hash, key, worker))
+    const slot = new PendingShare(r.id, workerName, jobId, key, pre.held, pre.worker, behind)
+    if (!this.verifier.verify(pre.held.job.work.template, key, (hash, err) => this.verified(s, slot, hash, err))) {
+      if (behind) return Handled.defer
+      this.judged(s, r.id, 'busy')
+      return Handled.done
+    }
+    s.pending.push(slot)
+    return Handled.pending
+  }
+
+  private verified(s: Session, slot: PendingShare, hash: Uint8Array | undefined, err: unknown): void {
+    slot.hash = hash
+    slot.err = err
+    slot.ready = true
+    // The only share in flight (the common case): answer now. Several: answer them
+    // together after this batch's callbacks, in one corked write.
+    if (s.pending.length === 1) this.settle(s)
+    else if (!s.settleQueued) {
+      s.settleQueued = true
+      process.nextTick(settleLater, this, s)
+    }
+  }
+
+  /** Judges and answers the ready shares at the head of the session's queue, in order. */
+  settle(s: Session): void {
+    s.settleQueued = false
+    const q = s.pending
+    let n = 0
+    while (n < q.length && q[n]!.ready) n++
+    if (n === 0) return
+    const many = n > 1
+    if (many) this.io.cork(s)
+    for (let i = 0; i < n; i++) {
+      const slot = q[i]!
+      // A ban or fatal error closed the session: later lines would never have been read.
+      if (s.closing) break
+      if (!slot.hash) {
+        s.log.error({ err: slot.err }, 'share verification failed')
+        this.judged(s, slot.id, 'internal')
+        continue
       }
-      this.io.resume(s)
-    })
-    if (!queued) return this.judged(s, r.id, 'busy')
-    return true
+      let held = slot.held
+      if (slot.behind) {
+        const pre = this.precheck(s, slot.workerName, slot.jobId, slot.key, false)
+        if (typeof pre === 'string') {
+          if (pre !== 'defer') this.judged(s, slot.id, pre)
+          continue
+        }
+        held = pre.held
+      }
+      held.nonces.add(slot.key)
+      this.judged(s, slot.id, this.judgeHash(s, held, slot.hash, slot.key, slot.worker))
+    }
+    q.splice(0, n)
+    if (many) this.io.uncork(s)
+    if (q.length === 0) this.io.resume(s)
   }
 
   /** Checks 25, 24, 20, 21, 22 in PROTOCOL.md order, before any hashing. */
-  private precheck(s: Session, workerName: string, jobId: string, nonceHex: string): ShareOutcome | { held: NonNullable<ReturnType<Session['jobs']['get']>>; worker: { payoutAddress: string; worker: string } } {
+  private precheck(s: Session, workerName: string, jobId: string, nonceHex: string, behind: boolean): ShareOutcome | 'defer' | { held: NonNullable<ReturnType<Session['jobs']['get']>>; worker: { payoutAddress: string; worker: string } } {
     if (!s.subscribed) return 'notSubscribed'
     const worker = s.workers.get(workerName)
     if (!worker) return 'unauthorized'
@@ -203,6 +273,7 @@ export class Stratifier {
     const key = nonceHex.toLowerCase()
     if (held.nonces.has(key)) return 'duplicate'
     if (held.nonces.size >= JOB_NONCES_MAX) {
+      if (behind) return 'defer' // side effects below: only in line order
       // Bounded duplicate memory: the job is retired for this session and replaced.
       s.jobs.delete(jobId)
       this.retargetJob(s)
