@@ -26,13 +26,13 @@ describe('workLeadFor', () => {
     expect(workLeadFor(15, 0, 200)).toBe(15)
     expect(workLeadFor(15, 0, 5000)).toBe(15)
   })
-  it('adds the whole ledgers one recent fault cost, so a retried work still lands first', () => {
-    // an 800 ms hang plus backoff on 200 ms ledgers: 5 more ledgers of 5 s
-    expect(workLeadFor(15, 900, 200)).toBe(40)
-    // a 503 retried within the ledger on a real network: one more ledger
+  it('adds the whole ledgers two recent faults in a row would cost, so a twice-retried work still lands first', () => {
+    // an 800 ms hang plus backoff on 200 ms ledgers, twice: 9 more ledgers of 5 s
+    expect(workLeadFor(15, 900, 200)).toBe(60)
+    // a 503 retried within the ledger on a real network, twice: one more ledger
     expect(workLeadFor(15, 300, 5000)).toBe(20)
-    expect(isWorkDue(1000, 1300 - 40, workLeadFor(15, 900, 200))).toBe(true)
-    expect(isWorkDue(1000, 1300 - 41, workLeadFor(15, 900, 200))).toBe(false)
+    expect(isWorkDue(1000, 1300 - 60, workLeadFor(15, 900, 200))).toBe(true)
+    expect(isWorkDue(1000, 1300 - 61, workLeadFor(15, 900, 200))).toBe(false)
   })
   it('never exceeds half a block', () => {
     expect(workLeadFor(15, 60_000, 200)).toBe(150)

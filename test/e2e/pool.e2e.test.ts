@@ -74,7 +74,6 @@ describe('the whole pool, end to end', () => {
     }, 500)
     await sleep(1000)
 
-    const metrics = await getText(`${api}/metrics`)
     const blocksApi = (await getJson<{ blocks: Array<{ index: number; planted: number; worked: number; harvested: number; rewardStroops: string; feeStroops: string }> }>(`${api}/api/blocks?limit=100`)).body.blocks
 
     if (!sql) return // embedded database: the API checks above ran; the SQL cross-checks need a server
@@ -125,14 +124,18 @@ describe('the whole pool, end to end', () => {
       }, 500)
     }
 
-    // Metrics agree with the ledger.
-    const [shares] = await sql`SELECT coalesce(sum(shares), 0)::int AS n FROM share_totals`
-    expect(metricValue(metrics, 'kale_pool_shares_total', { result: 'accepted' })).toBe(shares!.n)
-    const [harvests] = await sql`SELECT count(*)::int AS n FROM chain_ops WHERE op = 'harvest' AND status = 'done'`
-    expect(metricValue(metrics, 'kale_pool_pails_total', { stage: 'harvested' })).toBe(harvests!.n)
-    const paidAll = (await sql`SELECT coalesce(sum(e.amount_stroops), 0)::text AS p FROM payout_entries e JOIN payouts p ON p.id = e.payout_id WHERE p.status = 'completed'`)[0]!.p as string
-    expect(metricValue(metrics, 'kale_pool_payouts_stroops_total')).toBe(Number(paidAll))
-    expect(metricValue(metrics, 'kale_pool_block_index')).toBeGreaterThanOrEqual(Math.max(...blocks) + 1)
+    // Metrics agree with the ledger. Payouts and harvests go on in the
+    // background, so take the scrape and the SQL together until they match.
+    await waitFor('metrics agree with the ledger', 60_000, async () => {
+      const text = await getText(`${api}/metrics`)
+      const [shares] = await sql`SELECT coalesce(sum(shares), 0)::int AS n FROM share_totals`
+      const [harvests] = await sql`SELECT count(*)::int AS n FROM chain_ops WHERE op = 'harvest' AND status = 'done'`
+      const [paid] = await sql`SELECT coalesce(sum(e.amount_stroops), 0)::text AS p FROM payout_entries e JOIN payouts p ON p.id = e.payout_id WHERE p.status = 'completed'`
+      return metricValue(text, 'kale_pool_shares_total', { result: 'accepted' }) === shares!.n &&
+        metricValue(text, 'kale_pool_pails_total', { stage: 'harvested' }) === harvests!.n &&
+        metricValue(text, 'kale_pool_payouts_stroops_total') === Number(paid!.p)
+    }, 500)
+    expect(metricValue(await getText(`${api}/metrics`), 'kale_pool_block_index')).toBeGreaterThanOrEqual(Math.max(...blocks) + 1)
 
     // A second pool on the same data directory fails fast, naming the first.
     const second = PoolProcess.spawn(env)
