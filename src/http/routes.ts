@@ -12,6 +12,7 @@ export interface Route {
 }
 
 export const ROUTES: readonly Route[] = [
+  { method: 'GET', pattern: '/', admin: false },
   { method: 'GET', pattern: '/metrics', admin: false },
   { method: 'GET', pattern: '/health', admin: false },
   { method: 'GET', pattern: '/api/pool', admin: false },

@@ -14,6 +14,7 @@ import { isPoolError, ErrorCode } from '../errors.js'
 import type { PoolView } from './view.js'
 import { matchRoute, type Route } from './routes.js'
 import { adminGate } from './auth.js'
+import { renderStatusPage } from './status-page.js'
 import { stringify } from './json.js'
 import * as h from './handlers.js'
 
@@ -45,6 +46,8 @@ export interface HttpServer {
 }
 
 export const BODY_BYTES_MAX = 64 * 1024
+/** Recent blocks shown on the status page. */
+const STATUS_BLOCKS = 10
 const REQUEST_TIMEOUT_MS = 10_000
 const VIEW_TIMEOUT_MS = 5_000
 const ADMIN_TIMEOUT_MS = 120_000
@@ -126,6 +129,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     setRoute(m.route.pattern)
     if (m.route.admin) checkAdmin(req)
     if (m.route.pattern === '/metrics') return sendMetrics(req, res)
+    if (m.route.pattern === '/') return sendStatusPage(req, res, m.route)
     const body = m.route.method === 'POST' ? await readJsonBody(req, o.bodyBytesMax) : undefined
     const handler = HANDLERS[`${m.route.method} ${m.route.pattern}`]!
     const ctx: h.HandlerContext = { view: o.view, query: url.searchParams, params: m.params, body, stakePercentDefault: o.stakePercentDefault }
@@ -137,6 +141,12 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     const d = gate(req.headers.authorization)
     if (d === 'disabled') throw new HttpFailure(403, 'admin API disabled: ADMIN_TOKEN is not set')
     if (d === 'unauthorized') throw new HttpFailure(401, 'admin API needs Authorization: Bearer <ADMIN_TOKEN>', { 'www-authenticate': 'Bearer realm="kale-pool admin"' })
+  }
+
+  async function sendStatusPage(req: IncomingMessage, res: ServerResponse, route: Route): Promise<void> {
+    const [pool, blocks] = await withTimeout(Promise.all([o.view.pool(), o.view.blocks(STATUS_BLOCKS)]), o.viewTimeoutMs, route)
+    res.setHeader('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'")
+    send(req, res, 200, 'text/html; charset=utf-8', renderStatusPage(pool, blocks))
   }
 
   async function sendMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {

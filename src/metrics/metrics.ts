@@ -11,7 +11,7 @@ export type ChainOpLabel = (typeof CHAIN_OPS)[number]
 export const PAIL_STAGES = ['planted', 'worked', 'harvested', 'lost'] as const
 export type PailStage = (typeof PAIL_STAGES)[number]
 /** Route labels of the HTTP server (its route table's patterns, plus "unmatched"): a closed set. */
-export const HTTP_ROUTES = ['/metrics', '/health', '/api/pool', '/api/blocks', '/api/miners/:address', '/api/farmers', '/api/farmers/:key/disable', '/api/payouts/run', 'unmatched'] as const
+export const HTTP_ROUTES = ['/', '/metrics', '/health', '/api/pool', '/api/blocks', '/api/miners/:address', '/api/farmers', '/api/farmers/:key/disable', '/api/payouts/run', 'unmatched'] as const
 export type HttpRoute = (typeof HTTP_ROUTES)[number]
 
 export function createMetrics(registry = new Registry()) {

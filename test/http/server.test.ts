@@ -54,6 +54,25 @@ function raw(data: string | Buffer, ms = 2000): Promise<string> {
 }
 
 describe('public routes', () => {
+  it('GET /: a static status page from the same view, with a strict content security policy', async () => {
+    const r = await get('/')
+    expect(r.status).toBe(200)
+    expect(r.headers.get('content-type')).toBe('text/html; charset=utf-8')
+    expect(r.headers.get('content-security-policy')).toContain("default-src 'none'")
+    expect(r.text).toContain('<h1>kale-pool</h1>')
+    expect(r.text).toContain('Recent blocks')
+    expect(r.text).not.toContain('<script')
+    const pool = await view.pool()
+    if (pool.block) expect(r.text).toContain(`${pool.block.index} (open`)
+    expect(view.calls).toContain('pool')
+  })
+
+  it('GET /: a view that hangs gives 503, not a hung page', async () => {
+    view.delayMs = 1000
+    const r = await get('/')
+    expect(r.status).toBe(503)
+  })
+
   it('GET /metrics: Prometheus text with the registry content type', async () => {
     const r = await get('/metrics')
     expect(r.status).toBe(200)
@@ -185,7 +204,7 @@ describe('public routes', () => {
 })
 
 describe('unknown paths and methods', () => {
-  it.each(['/', '/api', '/api/pools', '/api/miners', '/api/miners/', `/api/miners/${MINER}/x`, '/metrics/x', '/api/farmers/x/enable', '/%2e%2e/etc/passwd', '/' + 'a/'.repeat(50)])('%s → 404', async (path) => {
+  it.each(['/index.html', '/api', '/api/pools', '/api/miners', '/api/miners/', `/api/miners/${MINER}/x`, '/metrics/x', '/api/farmers/x/enable', '/%2e%2e/etc/passwd', '/' + 'a/'.repeat(50)])('%s → 404', async (path) => {
     const r = await get(path)
     expect(r.status).toBe(404)
     expect(r.json).toEqual({ error: 'not found' })
@@ -372,5 +391,16 @@ describe('limits and failures', () => {
     expect(text).toMatch(/kale_pool_http_requests_total\{route="unmatched",status="404"\} [1-9]/)
     expect(text).not.toContain(OTHER)
     expect(text).not.toContain('zzzz')
+  })
+})
+
+describe('status page rendering', () => {
+  it('escapes every value and formats hashrates', async () => {
+    const { escapeHtml, formatHashrate } = await import('../../src/http/status-page.js')
+    expect(escapeHtml(`<script>alert("x") & 'y'</script>`)).toBe('&lt;script&gt;alert(&quot;x&quot;) &amp; &#39;y&#39;&lt;/script&gt;')
+    expect(formatHashrate(0)).toBe('0 H/s')
+    expect(formatHashrate(NaN)).toBe('0 H/s')
+    expect(formatHashrate(3_456_000)).toBe('3.46 MH/s')
+    expect(formatHashrate(2e18)).toBe('2000.00 PH/s')
   })
 })
