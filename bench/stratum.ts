@@ -147,13 +147,15 @@ export async function run(argv: string[]): Promise<void> {
     gi.child.send({ type: 'expect-notify', count: 2 })
     await sleep(100)
     const t0 = nowMs()
+    const c0 = process.cpuUsage()
     server.onBlock(block(++index))
     server.onPlanted({ index, farmers })
     const syncMs = nowMs() - t0
+    const fanCpu = process.cpuUsage(c0)
     const done = await gi.next('notified')
     idle = {
       idleSessions, rssPerIdleSessionKiB: Math.round((after - before) / idleSessions / 102.4) / 10,
-      notifyAllMs: Math.round(((done.at as number) - t0) * 10) / 10, notifyWriteMs: Math.round(syncMs * 10) / 10,
+      notifyAllMs: Math.round(((done.at as number) - t0) * 10) / 10, notifyWriteMs: Math.round(syncMs * 10) / 10, notifyCpuMs: Math.round((fanCpu.user + fanCpu.system) / 100) / 10,
     }
     await stop(gi)
   }

@@ -58,6 +58,8 @@ export class Session {
   extranonce1Hex = ''
   userAgent = ''
   readonly workers = new Map<string, Worker>()
+  /** A worker is authorized (`workers` is not empty; a field: the notify fan-out reads it for every session). */
+  authorized = false
   difficulty: number
   /** suggest_difficulty floor (clamped); 0 = none */
   floor = 0
@@ -110,9 +112,6 @@ export class Session {
     return this.extranonce1 >= 0
   }
 
-  get authorized(): boolean {
-    return this.workers.size > 0
-  }
 
   /** pino child logger, made on first use: most sessions never log, and each child costs memory. */
   get log(): Logger {
@@ -132,6 +131,11 @@ export class Session {
       if (oldest.done) break
       this.jobs.delete(oldest.value)
     }
+  }
+
+  /** A new block: every job held is of an older block, hence stale (cheaper than `pruneStale`). */
+  dropJobs(): void {
+    if (this.jobs.size > 0) this.jobs.clear()
   }
 
   /** Drops jobs whose work is stale (block over or worked): they can only answer 21 anyway. */

@@ -158,6 +158,7 @@ export class Stratifier {
     const first = !s.authorized
     if (!s.workers.has(username) && s.workers.size >= 64) return encodeError(r.id, MethodError.other.code, 'Other: too many workers')
     s.workers.set(username, w)
+    s.authorized = true
     if (first) {
       this.m.sessionsAuthorized.inc()
       // Answer first, then set_difficulty and notify (PROTOCOL.md order).
@@ -375,9 +376,10 @@ export class Stratifier {
     const maxZeros = Number(ev.stats.maxZeros)
     // No previous work (max_zeros 0): any zeros pay, aim as high as possible.
     this.zerosTarget = maxZeros > 0 ? maxZeros : Infinity
+    // openBlock made every earlier work stale: all jobs sessions hold are of old blocks.
     for (const s of this.sessions) {
       s.farmer = undefined
-      s.pruneStale()
+      s.dropJobs()
     }
     this.log.info({ index: ev.index, zerosTarget: maxZeros }, 'new block')
   }
