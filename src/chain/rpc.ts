@@ -113,6 +113,21 @@ export class RpcClient {
     }
   }
 
+  /**
+   * A JSON-RPC request whose answer is returned as the server sent it (no SDK
+   * parsing): for the hot path, where the SDK's decoding is the cost.
+   */
+  raw<T>(method: string, params: Record<string, unknown>, retry = true): Promise<T> {
+    return this.call(method, async (s) => {
+      const res = await s.httpClient.post<{ result?: T; error?: unknown }>(this.url, { jsonrpc: '2.0', id: 1, method, params })
+      const data = res.data
+      if (typeof data !== 'object' || data === null) throw new PoolError(ErrorCode.RPC_RESPONSE_INVALID, `${method}: answer is not an object`, { method })
+      if (Object.prototype.hasOwnProperty.call(data, 'error')) throw data.error
+      if (typeof data.result !== 'object' || data.result === null) throw new PoolError(ErrorCode.RPC_RESPONSE_INVALID, `${method}: result missing`, { method })
+      return data.result
+    }, retry)
+  }
+
   private noteFault(startedAt: number): void {
     const now = Date.now()
     this.faults.push({ at: now, costMs: now - startedAt })

@@ -3,7 +3,8 @@
 // run in parallel up to concurrencyMax. Sequence numbers are cached per lane and
 // reloaded in batches of ≤ 200 accounts; rollover races and txBadSeq are
 // re-simulated and retried a bounded number of times.
-import { Account, TransactionBuilder, rpc, xdr, type Transaction } from '@stellar/stellar-sdk'
+import { createHash } from 'node:crypto'
+import { xdr } from '@stellar/stellar-sdk'
 import { PoolError, ErrorCode } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Metrics, ChainOpLabel } from '../metrics/metrics.js'
@@ -11,7 +12,8 @@ import { accountKey, contractErrorOf, decodeAccount, keyId } from './contract.js
 import type { LedgerClock } from './clock.js'
 import type { NetworkInfo } from './network.js'
 import { readEntries, LEDGER_KEYS_PER_REQUEST_MAX, type RpcClient } from './rpc.js'
-import { signTx, type Signer } from './signer.js'
+import type { Signer } from './signer.js'
+import { assembleTx, encodeTx, feeChargedOf, signRawTx, unsignedEnvelope, type RawTx } from './envelope.js'
 
 const ATTEMPTS_MAX = 4
 const TRY_AGAIN_MAX = 5
@@ -71,6 +73,39 @@ function returnValueOf(metaB64: string | undefined): xdr.ScVal | undefined {
   return undefined
 }
 
+/** The raw simulateTransaction answer fields the submitter reads. */
+interface RawSimulation {
+  latestLedger: number
+  error?: string
+  transactionData?: string
+  results?: Array<{ auth?: string[] }>
+}
+
+/** The raw sendTransaction answer fields the submitter reads. */
+interface RawSend {
+  status: string
+  errorResultXdr?: string
+  latestLedger: number
+  latestLedgerCloseTime: string | number
+}
+
+/** The TransactionResult code name (txBadSeq, …) of a rejected send's errorResultXdr. */
+export function sendErrorCode(errorResultXdr: string | undefined): string {
+  if (typeof errorResultXdr !== 'string') return 'unknown'
+  const b = Buffer.from(errorResultXdr, 'base64')
+  if (b.length < 12) return 'unknown'
+  try {
+    return xdr.TransactionResultCode.fromValue(b.readInt32BE(8)).name
+  } catch {
+    return 'unknown'
+  }
+}
+
+/** Auth entries an invoke operation already carries (0 for any other operation). */
+function opAuthCount(op: xdr.Operation): number {
+  return op.body.type === 'invokeHostFunction' ? op.body.invokeHostFunctionOp.auth.length : 0
+}
+
 const clip = (s: string): string => (s.length > REASON_CHARS_MAX ? `${s.slice(0, REASON_CHARS_MAX)}…` : s)
 
 export class Submitter {
@@ -83,8 +118,10 @@ export class Submitter {
   /** transactions sent (for benchmarks) */
   sent = 0
   private halted = false
+  private readonly networkId: Buffer
 
   constructor(private readonly o: SubmitterOptions) {
+    this.networkId = createHash('sha256').update(o.net.networkPassphrase).digest()
     this.inclusionFee = Math.min(BASE_INCLUSION_FEE_STROOPS, o.feeInclusionMaxStroops)
   }
 
@@ -192,13 +229,15 @@ export class Submitter {
     return this.o.clock.closeTime
   }
 
-  private async build(pk: string, lane: Lane, req: TxRequest): Promise<{ tx: Transaction; maxTime: number }> {
+  private async build(pk: string, lane: Lane, req: TxRequest): Promise<{ tx: Buffer; seq: bigint; maxTime: number; inclusionFee: number }> {
     const ops = req.invoke ? [req.invoke] : req.classic ?? []
-    const fee = String(this.inclusionFee * Math.max(1, ops.length))
+    const inclusionFee = this.inclusionFee * Math.max(1, ops.length)
     const maxTime = (await this.ledgerTime()) + TX_VALID_SECONDS
-    const builder = new TransactionBuilder(new Account(pk, lane.seq!.toString()), { fee, networkPassphrase: this.o.net.networkPassphrase })
-    for (const op of ops) builder.addOperation(op)
-    return { tx: builder.setTimebounds(0, maxTime).build(), maxTime }
+    const seq = lane.seq! + 1n
+    // As before with TransactionBuilder (whose fee option is per operation): the
+    // classic total is inclusionFee × ops × ops; an invocation has one operation.
+    const feeStroops = inclusionFee * Math.max(1, ops.length)
+    return { tx: encodeTx(pk, seq, feeStroops, maxTime, ops), seq, maxTime, inclusionFee: feeStroops }
   }
 
   private async run(lane: Lane, req: TxRequest): Promise<TxResult> {
@@ -225,22 +264,27 @@ export class Submitter {
     for (let attempt = 0; attempt < ATTEMPTS_MAX; attempt++) {
       if (this.halted) return { status: 'failed', reason: 'submitter halted', hash: lastHash, feeStroops: fees }
       await this.ensureSeq(pk, lane)
-      let { tx, maxTime } = await this.build(pk, lane, req)
+      const built = await this.build(pk, lane, req)
+      const maxTime = built.maxTime
+      let txBytes = built.tx
       let sorobanData: xdr.SorobanTransactionData | undefined
       if (req.invoke) {
-        const sim = await this.o.rpc.call('simulateTransaction', (s) => s.simulateTransaction(tx))
+        const sim = await this.o.rpc.raw<RawSimulation>('simulateTransaction', { transaction: unsignedEnvelope(txBytes) })
         this.o.clock.observe(sim.latestLedger)
-        if (rpc.Api.isSimulationError(sim)) {
+        if (typeof sim.error === 'string') {
           const code = contractErrorOf(sim.error)
           if (code !== undefined) return { status: 'contract-error', code, hash: lastHash, feeStroops: fees }
           return { status: 'failed', reason: clip(`simulation: ${sim.error}`), hash: lastHash, feeStroops: fees }
         }
-        tx = rpc.assembleTransaction(tx, sim).build()
-        sorobanData = sim.transactionData.build()
+        if (typeof sim.transactionData !== 'string') throw new PoolError(ErrorCode.RPC_RESPONSE_INVALID, 'simulateTransaction: transactionData missing')
+        const data = Buffer.from(sim.transactionData, 'base64')
+        // As rpc.assembleTransaction: an operation that carries auth keeps it.
+        const auth = opAuthCount(req.invoke) > 0 ? null : (sim.results?.[0]?.auth ?? []).map((a) => Buffer.from(a, 'base64'))
+        txBytes = assembleTx(txBytes, built.inclusionFee, data, auth)
+        sorobanData = xdr.SorobanTransactionData.fromXDR(data)
       }
-      signTx(tx, req.source)
-      for (const c of req.cosigners ?? []) signTx(tx, c)
-      const hash = Buffer.from(tx.hash()).toString('hex')
+      const tx = signRawTx(this.networkId, txBytes, built.seq, [req.source, ...(req.cosigners ?? [])])
+      const hash = tx.hash
       lastHash = hash
       await req.onSend?.(hash, sorobanData)
       if (this.halted) return { status: 'failed', reason: 'submitter halted', hash: lastHash, feeStroops: fees }
@@ -252,7 +296,7 @@ export class Submitter {
       }
       if (sent.kind === 'rejected') return { status: 'failed', reason: sent.reason, hash, feeStroops: fees }
       // Accepted (or unknown): the sequence number is consumed once it applies.
-      const usedSeq = BigInt(tx.sequence)
+      const usedSeq = tx.seq
       const st = await this.waitFor(hash, maxTime, () => this.rebroadcast(tx))
       if (st.status === 'not-found') {
         lane.seq = undefined
@@ -270,11 +314,11 @@ export class Submitter {
     return { status: 'failed', reason, hash: lastHash, feeStroops: fees }
   }
 
-  private async send(tx: Transaction, hash: string): Promise<{ kind: 'accepted' } | { kind: 'retry'; reason: string; reload: boolean } | { kind: 'rejected'; reason: string }> {
+  private async send(tx: RawTx, hash: string): Promise<{ kind: 'accepted' } | { kind: 'retry'; reason: string; reload: boolean } | { kind: 'rejected'; reason: string }> {
     for (let i = 0; i < TRY_AGAIN_MAX; i++) {
-      let res: rpc.Api.SendTransactionResponse
+      let res: RawSend
       try {
-        res = await this.o.rpc.call('sendTransaction', (s) => s.sendTransaction(tx))
+        res = await this.o.rpc.raw<RawSend>('sendTransaction', { transaction: tx.envelope })
         this.sent++
       } catch {
         // Unknown whether it reached the network: its hash decides.
@@ -286,7 +330,7 @@ export class Submitter {
         await this.o.clock.next(this.o.pollMs)
         continue
       }
-      const code = res.errorResult?.result.type ?? 'unknown'
+      const code = sendErrorCode(res.errorResultXdr)
       if (code === 'txBadSeq') {
         // A resend of an already applied transaction also says txBadSeq.
         const st = await this.status(hash)
@@ -312,10 +356,10 @@ export class Submitter {
    * window; one still queued is a DUPLICATE. The answer is not needed: the
    * status poll decides.
    */
-  private async rebroadcast(tx: Transaction): Promise<void> {
+  private async rebroadcast(tx: RawTx): Promise<void> {
     if (this.halted) return
     try {
-      const res = await this.o.rpc.call('sendTransaction', (s) => s.sendTransaction(tx), false)
+      const res = await this.o.rpc.raw<RawSend>('sendTransaction', { transaction: tx.envelope }, false)
       this.sent++
       this.o.clock.observe(res.latestLedger, Number(res.latestLedgerCloseTime))
     } catch {
@@ -331,7 +375,7 @@ export class Submitter {
     this.o.clock.observe(r.latestLedger, Number(r.latestLedgerCloseTime))
     if (r.status === 'SUCCESS' || r.status === 'FAILED') {
       if (typeof r.resultXdr !== 'string' || typeof r.ledger !== 'number') throw new PoolError(ErrorCode.RPC_RESPONSE_INVALID, 'getTransaction: result missing')
-      const feeStroops = BigInt(xdr.TransactionResult.fromXDR(r.resultXdr, 'base64').feeCharged)
+      const feeStroops = feeChargedOf(r.resultXdr)
       if (r.status === 'FAILED') return { status: 'failed', ledger: r.ledger, feeStroops }
       return { status: 'success', ledger: r.ledger, feeStroops, returnValue: returnValueOf(r.resultMetaXdr) }
     }
