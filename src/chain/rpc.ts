@@ -1,6 +1,8 @@
 // The one Soroban RPC client: rpc.Server with an explicit per-request timeout
 // (the SDK ignores its own `timeout` option, STELLAR.md), bounded retries with
 // exponential backoff and full jitter, and one PoolError for every failure shape.
+import { Agent as HttpAgent, request as httpRequest } from 'node:http'
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import { rpc, type xdr } from '@stellar/stellar-sdk'
 import { PoolError, ErrorCode, isPoolError } from '../errors.js'
 import type { Metrics } from '../metrics/metrics.js'
@@ -15,6 +17,8 @@ export interface RpcOptions {
 }
 
 const BACKOFF_MS = 100
+/** largest JSON-RPC answer raw() accepts */
+const ANSWER_BYTES_MAX = 16 * 1024 * 1024
 const BACKOFF_MS_MAX = 2000
 /** JSON-RPC codes that say our request is wrong: retrying cannot help. */
 const REQUEST_INVALID_CODES = new Set([-32600, -32601, -32602, -32700])
@@ -82,8 +86,14 @@ export class RpcClient {
   /** recent failed attempts: wall time lost to each (the attempt plus its backoff), and when it ended */
   private readonly faults: Array<{ at: number; costMs: number }> = []
 
+  /** raw(): the URL parsed once and one keep-alive agent */
+  private readonly target: URL
+  private readonly agent: HttpAgent | HttpsAgent
+
   constructor(url: string, options: RpcOptions) {
     this.url = url
+    this.target = new URL(url)
+    this.agent = this.target.protocol === 'https:' ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true })
     this.server = new rpc.Server(url, { allowHttp: url.startsWith('http://') })
     // The SDK ignores the constructor's timeout: set it on its HTTP client.
     this.server.httpClient.defaults.timeout = options.timeoutMs
@@ -115,17 +125,57 @@ export class RpcClient {
 
   /**
    * A JSON-RPC request whose answer is returned as the server sent it (no SDK
-   * parsing): for the hot path, where the SDK's decoding is the cost.
+   * parsing, no axios/fetch: one node:http request on a keep-alive socket) for
+   * the hot path, where that machinery is the cost. Same retries and errors as call().
    */
   raw<T>(method: string, params: Record<string, unknown>, retry = true): Promise<T> {
-    return this.call(method, async (s) => {
-      const res = await s.httpClient.post<{ result?: T; error?: unknown }>(this.url, { jsonrpc: '2.0', id: 1, method, params })
-      const data = res.data
+    return this.call(method, async () => {
+      const body = await this.post(method, JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }))
+      let data: unknown
+      try {
+        data = JSON.parse(body)
+      } catch {
+        throw new PoolError(ErrorCode.RPC_RESPONSE_INVALID, `${method}: answer is not JSON`, { method })
+      }
       if (typeof data !== 'object' || data === null) throw new PoolError(ErrorCode.RPC_RESPONSE_INVALID, `${method}: answer is not an object`, { method })
-      if (Object.prototype.hasOwnProperty.call(data, 'error')) throw data.error
-      if (typeof data.result !== 'object' || data.result === null) throw new PoolError(ErrorCode.RPC_RESPONSE_INVALID, `${method}: result missing`, { method })
-      return data.result
+      const o = data as { result?: unknown; error?: unknown }
+      if (Object.prototype.hasOwnProperty.call(o, 'error')) throw o.error
+      if (typeof o.result !== 'object' || o.result === null) throw new PoolError(ErrorCode.RPC_RESPONSE_INVALID, `${method}: result missing`, { method })
+      return o.result as T
     }, retry)
+  }
+
+  /** POSTs a body and resolves with the answer text; HTTP ≥ 400, timeouts and oversized answers reject. */
+  private post(method: string, body: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const req = (this.target.protocol === 'https:' ? httpsRequest : httpRequest)(this.target, {
+        method: 'POST', agent: this.agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        timeout: this.opts.timeoutMs,
+      }, (res) => {
+        const status = res.statusCode ?? 0
+        if (status >= 400) {
+          res.resume()
+          reject(new PoolError(ErrorCode.RPC_HTTP, `${method}: HTTP ${status}`, { method, status }))
+          return
+        }
+        const chunks: Buffer[] = []
+        let bytes = 0
+        res.on('data', (c: Buffer) => {
+          bytes += c.length
+          if (bytes > ANSWER_BYTES_MAX) {
+            req.destroy()
+            reject(new PoolError(ErrorCode.RPC_RESPONSE_INVALID, `${method}: answer exceeds ${ANSWER_BYTES_MAX} bytes`, { method }))
+            return
+          }
+          chunks.push(c)
+        })
+        res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+        res.on('error', reject)
+      })
+      req.on('timeout', () => req.destroy(new PoolError(ErrorCode.RPC_TIMEOUT, `${method}: timed out`, { method })))
+      req.on('error', reject)
+      req.end(body)
+    })
   }
 
   private noteFault(startedAt: number): void {

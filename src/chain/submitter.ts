@@ -89,6 +89,16 @@ interface RawSend {
   latestLedgerCloseTime: string | number
 }
 
+/** The raw getTransaction answer fields the submitter reads. */
+interface RawGetTransaction {
+  status: string
+  ledger?: number
+  resultXdr?: string
+  resultMetaXdr?: string
+  latestLedger: number
+  latestLedgerCloseTime: string | number
+}
+
 /** The TransactionResult code name (txBadSeq, …) of a rejected send's errorResultXdr. */
 export function sendErrorCode(errorResultXdr: string | undefined): string {
   if (typeof errorResultXdr !== 'string') return 'unknown'
@@ -371,7 +381,7 @@ export class Submitter {
   async status(hash: string, maxTime?: number): Promise<HashStatus> {
     // The raw answer: the SDK's parsed form decodes the envelope and every event
     // too; only the fee and (for work/harvest) the return value are needed.
-    const r = await this.o.rpc.call('getTransaction', (s) => s._getTransaction(hash))
+    const r = await this.o.rpc.raw<RawGetTransaction>('getTransaction', { hash })
     this.o.clock.observe(r.latestLedger, Number(r.latestLedgerCloseTime))
     if (r.status === 'SUCCESS' || r.status === 'FAILED') {
       if (typeof r.resultXdr !== 'string' || typeof r.ledger !== 'number') throw new PoolError(ErrorCode.RPC_RESPONSE_INVALID, 'getTransaction: result missing')

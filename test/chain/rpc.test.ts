@@ -157,6 +157,71 @@ describe('RpcClient against a real HTTP server', () => {
   })
 })
 
+describe('RpcClient.raw (node:http, unparsed answers)', () => {
+  it('returns the raw result object', async () => {
+    mode = 'ok'
+    const r = await client().raw<{ status: string; latestLedger: number }>('getHealth', {})
+    expect(r).toEqual({ status: 'healthy', latestLedger: 7, oldestLedger: 1, ledgerRetentionWindow: 10 })
+  })
+
+  it('turns HTTP 503 into transient RPC_HTTP and 404 into a permanent one', async () => {
+    mode = '503'
+    const e503 = await failure(client().raw('getHealth', {}))
+    expect(e503.code).toBe(ErrorCode.RPC_HTTP)
+    expect(e503.details.status).toBe(503)
+    expect(e503.transient).toBe(true)
+    expect(e503.message).toBe('getHealth: HTTP 503')
+    mode = '404'
+    const before = hits
+    const e404 = await failure(client(3).raw('getHealth', {}))
+    expect(e404.details.status).toBe(404)
+    expect(hits - before).toBe(1)
+  })
+
+  it('turns a JSON-RPC error into RPC_JSON (retried unless the request is invalid)', async () => {
+    mode = 'jsonrpc'
+    let before = hits
+    const err = await failure(client(2).raw('sendTransaction', { transaction: 'AAAA' }))
+    expect(err.code).toBe(ErrorCode.RPC_JSON)
+    expect(err.details.rpcCode).toBe(-32603)
+    expect(hits - before).toBe(3)
+    mode = 'badparams'
+    before = hits
+    const bad = await failure(client(2).raw('sendTransaction', { transaction: 'AAAA' }))
+    expect(bad.details.rpcCode).toBe(-32602)
+    expect(hits - before).toBe(1)
+  })
+
+  it('rejects a garbled answer as RPC_RESPONSE_INVALID', async () => {
+    mode = 'garbage'
+    const err = await failure(client().raw('getHealth', {}))
+    expect(err.code).toBe(ErrorCode.RPC_RESPONSE_INVALID)
+    expect(err.message).toBe('getHealth: answer is not JSON')
+  })
+
+  it('times out a hanging server as RPC_TIMEOUT and does not retry when told not to', async () => {
+    mode = 'hang'
+    const before = hits
+    const t0 = Date.now()
+    const err = await failure(client(3, 200).raw('sendTransaction', {}, false))
+    expect(err.code).toBe(ErrorCode.RPC_TIMEOUT)
+    expect(Date.now() - t0).toBeLessThan(1500)
+    expect(hits - before).toBe(1)
+  })
+
+  it('recovers from a flaky server within its retries', async () => {
+    mode = 'flaky'
+    const r = await client(5).raw<{ status: string }>('getHealth', {})
+    expect(r.status).toBe('healthy')
+  })
+
+  it('reports a refused connection as RPC_NETWORK', async () => {
+    const c = new RpcClient('http://127.0.0.1:1/', { timeoutMs: 500, retriesMax: 0 })
+    const err = await failure(c.raw('getHealth', {}))
+    expect(err.code).toBe(ErrorCode.RPC_NETWORK)
+  })
+})
+
 describe('normalizeRpcError', () => {
   it('handles odd thrown values', () => {
     expect(normalizeRpcError('boom', 'm').code).toBe(ErrorCode.RPC_RESPONSE_INVALID)
