@@ -5,6 +5,7 @@
 // what is done, so a restarted scheduler skips what is done and resumes what is
 // pending; the contract itself refuses a second plant (8) or harvest (9).
 import { EventEmitter } from 'node:events'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { scValToNative } from '@stellar/stellar-sdk'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics/metrics.js'
@@ -57,6 +58,10 @@ const WATCH_POLLS_PER_LEDGER = 4
 const LEDGER_SECONDS_MIN = 5
 /** RPC faults this many blocks back (nominal 60 ledgers each) still widen the work's lead */
 const FAULT_MEMORY_LEDGERS = 120
+/** Event-loop stalls up to this long are normal jitter, not a reason to work earlier. */
+const LOOP_LAG_TOLERATED_MS = 50
+/** Sampling resolution of the event-loop delay monitor. */
+const LOOP_LAG_RESOLUTION_MS = 10
 
 /** Events: 'block' (BlockEvent), 'planted' (PlantedEvent), 'harvested' (HarvestedEvent). */
 export class Scheduler extends EventEmitter {
@@ -65,6 +70,8 @@ export class Scheduler extends EventEmitter {
   private current: BlockEvent | undefined
   private stopped = false
   private draining = false
+  /** event-loop delay since the current block opened (reset on each new block) */
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: LOOP_LAG_RESOLUTION_MS })
   private readonly planted = new Map<number, Set<string>>()
   private readonly fallback = new Map<string, BestWork>()
   private readonly busy = new Set<string>()
@@ -96,6 +103,7 @@ export class Scheduler extends EventEmitter {
   start(): void {
     this.stopped = false
     this.draining = false
+    this.loopDelay.enable()
     this.o.submitter.resume()
     this.watcher.start()
   }
@@ -103,6 +111,7 @@ export class Scheduler extends EventEmitter {
   /** Stops deciding and recording at once (as a killed process would); in-flight transactions are abandoned. */
   stop(): void {
     this.stopped = true
+    this.loopDelay.disable()
     this.o.submitter.halt()
     this.watcher.stop()
   }
@@ -112,6 +121,7 @@ export class Scheduler extends EventEmitter {
     this.draining = true
     this.watcher.stop()
     await this.idle()
+    this.loopDelay.disable()
   }
 
   /** Waits for the running phases (tests, graceful shutdown). */
@@ -133,6 +143,7 @@ export class Scheduler extends EventEmitter {
 
   private onBlock(ev: BlockEvent, view: ChainView): void {
     this.current = ev
+    this.loopDelay.reset()
     this.emit('block', ev)
     this.o.log.info({ index: ev.index, ledger: ev.ledger }, 'new block')
     this.phase(`plant:${ev.index}`, () => (this.plantRun = this.plantAll(ev.index)))
@@ -172,9 +183,15 @@ export class Scheduler extends EventEmitter {
     this.maybeHarvest(view)
   }
 
-  /** The configured lead, widened by what one recent RPC fault cost (see workLeadFor). */
+  /**
+   * The configured lead, widened by what one recent RPC fault cost and by how
+   * long this process's event loop stalled during the block (see workLeadFor):
+   * a loaded pool must start its works earlier for them to land in time (CI lost
+   * works to #9/#13 when the loop stalled for ledgers at a time).
+   */
   private workLeadSeconds(): number {
-    return workLeadFor(this.o.workLeadSeconds, this.o.rpc.recentFaultCostMs(FAULT_MEMORY_LEDGERS * this.o.ledgerMs), this.o.ledgerMs)
+    const lagMs = Math.max(0, this.loopDelay.max / 1e6 - LOOP_LAG_TOLERATED_MS)
+    return workLeadFor(this.o.workLeadSeconds, this.o.rpc.recentFaultCostMs(FAULT_MEMORY_LEDGERS * this.o.ledgerMs) + lagMs, this.o.ledgerMs)
   }
 
   private closeWorks(index: number): void {

@@ -38,7 +38,8 @@ export class Faults {
   readonly counts: Record<FaultKind, number> = { http503: 0, hang: 0, tryAgainLater: 0, dropAfterPending: 0 }
 
   constructor(
-    readonly rate: number,
+    /** probability 0..1 that a request fails; tests may change it while the devnet runs */
+    public rate: number,
     seed: string | number | undefined,
   ) {
     this.random = makeRandom(`${String(seed ?? '')}:faults`)
