@@ -18,14 +18,19 @@ export function kaleAsset(net: Devnet): Asset {
 /** A farmer funded by friendbot with a KALE trustline. */
 export async function farmer(server: rpc.Server, net: Devnet, kp = Keypair.random()): Promise<Keypair> {
   await server.requestAirdrop(kp.publicKey())
+  await submit(server, await trustlineTx(server, net, kp))
+  return kp
+}
+
+/** A signed changeTrust to the KALE asset from `kp`. */
+async function trustlineTx(server: rpc.Server, net: Devnet, kp: Keypair): Promise<Transaction> {
   const account = await server.getAccount(kp.publicKey())
   const tx = new TransactionBuilder(account, { fee: '100', networkPassphrase: net.info.networkPassphrase })
     .addOperation(Operation.changeTrust({ asset: kaleAsset(net) }))
     .setTimeout(30)
     .build()
   tx.sign(kp)
-  await submit(server, tx)
-  return kp
+  return tx
 }
 
 export async function submit(server: rpc.Server, tx: Transaction): Promise<rpc.Api.GetTransactionResponse> {
@@ -94,13 +99,7 @@ export async function sendClose(server: rpc.Server, net: Devnet, tx: Transaction
 
 export async function farmerManual(server: rpc.Server, net: Devnet, kp = Keypair.random()): Promise<Keypair> {
   await fundManual(server, net, kp)
-  const account = await server.getAccount(kp.publicKey())
-  const tx = new TransactionBuilder(account, { fee: '100', networkPassphrase: net.info.networkPassphrase })
-    .addOperation(Operation.changeTrust({ asset: kaleAsset(net) }))
-    .setTimeout(30)
-    .build()
-  tx.sign(kp)
-  const { res } = await sendClose(server, net, tx)
+  const { res } = await sendClose(server, net, await trustlineTx(server, net, kp))
   if (res?.status !== 'SUCCESS') throw new Error('changeTrust failed')
   return kp
 }
