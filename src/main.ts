@@ -171,7 +171,7 @@ export async function startPool(config: Config, o: StartOptions): Promise<PoolHa
       probes: {
         rpc: async () => { await chain.rpc.call('getLatestLedger', (s) => s.getLatestLedger()) },
         database: async () => { await db.sql`SELECT 1` },
-        stratumListening: () => true,
+        stratumListening: () => stratum.listening,
       },
       metrics: m,
       poolFeePercent: config.poolFeePercent, payoutScheme: config.payoutScheme, pplnsBlocks: config.pplnsBlocks,

@@ -95,6 +95,11 @@ export class StratumServer {
     this.stratifier.markWorked(index, farmer)
   }
 
+  /** True while at least one listener accepts connections (the health probe). */
+  get listening(): boolean {
+    return this.servers.some((srv) => srv.listening)
+  }
+
   /** Starts listening; resolves to the bound ports (useful with port 0). */
   async listen(): Promise<{ port: number; tlsPort?: number }> {
     const plain = net.createServer({ noDelay: true }, (sock) => this.accept(sock))

@@ -51,13 +51,8 @@ export const u32 = (n: number) => xdr.ScVal.scvU32(n)
 
 /** simulate → assemble → sign → send → poll, as the pool does. Returns the final response or the simulation error. */
 export async function invoke(server: rpc.Server, net: Devnet, source: Keypair, op: xdr.Operation): Promise<{ error?: string; res?: rpc.Api.GetTransactionResponse }> {
-  const account = await server.getAccount(source.publicKey())
-  const tx = new TransactionBuilder(account, { fee: '100', networkPassphrase: net.info.networkPassphrase }).addOperation(op).setTimeout(30).build()
-  const sim = await server.simulateTransaction(tx)
-  if (rpc.Api.isSimulationError(sim)) return { error: sim.error }
-  const ready = rpc.assembleTransaction(tx, sim).build()
-  ready.sign(source)
-  return { res: await submit(server, ready) }
+  const { error, tx } = await prepare(server, net, source, op)
+  return error !== undefined || !tx ? { error: error ?? 'simulation gave no transaction' } : { res: await submit(server, tx) }
 }
 
 export async function waitUntil(cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {

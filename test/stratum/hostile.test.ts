@@ -23,6 +23,15 @@ async function rtt(c: Raw, id: string): Promise<number> {
   return performance.now() - t
 }
 
+describe('listening state (the health probe)', () => {
+  it('is true after listen and false after close', async () => {
+    const t = await startServer()
+    expect(t.server.listening).toBe(true)
+    await t.close()
+    expect(t.server.listening).toBe(false)
+  })
+})
+
 describe('hostile input', () => {
   it('an oversize line gets -32700 and the connection is closed', async () => {
     await withServer({ stratumLineBytesMax: 256 }, async (s) => {
