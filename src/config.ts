@@ -76,7 +76,7 @@ export const SPEC = {
   DIFFICULTY_MAX: num(1, 2 ** 64, 2 ** 40, 'Highest difficulty vardiff or d= may set.'),
   // verification
   VERIFY_THREADS: int(1, 256, 2, 'Worker threads verifying share hashes.'),
-  VERIFY_BATCH_MAX: int(1, 65_536, 256, 'Shares per verification task at most.'),
+  VERIFY_BATCH_MAX: int(1, 65_536, 1024, 'Shares per verification task at most.'),
   VERIFY_BATCH_MS: num(0, 100, 1, 'Micro-batching window of shares waiting for a task.'),
   VERIFY_QUEUE_MAX: int(1, 1_000_000, 64, 'Verification tasks queued at most; then submits answer busy.'),
   VERIFY_IDLE_TIMEOUT_MS: int(0, 3_600_000, 30_000, 'Idle worker threads exit after this long.'),

@@ -6,6 +6,7 @@ import { PREIMAGE_BYTES, U64_MAX } from './preimage.js'
 import { zerosIn } from './difficulty.js'
 
 export const HASH_BYTES = 32
+const NONCE_BYTES = 8
 
 interface KernelExports {
   memory: WasmMemory
@@ -55,6 +56,39 @@ export function keccak256Batch76(preimages: Uint8Array, count = Math.floor(preim
     done += n
   }
   return result
+}
+
+/**
+ * The verifier's batch form: share i's preimage is template `which[i]` (76 bytes
+ * each, packed in `templates`) with bytes 4..12 replaced by the 8 bytes at
+ * `nonces[8i]`. Preimages are assembled straight into the kernel's memory, so
+ * the thread that collects shares copies 9 bytes per share instead of 76.
+ * Hash i lands at `out[32i]`.
+ */
+export function keccak256BatchTemplated(templates: Uint8Array, nonces: Uint8Array, which: Uint8Array, count: number, out: Uint8Array): void {
+  const templateCount = Math.floor(templates.length / PREIMAGE_BYTES)
+  if (!Number.isInteger(count) || count < 0 || nonces.length < count * NONCE_BYTES || which.length < count || out.length < count * HASH_BYTES) {
+    throw new PoolError(ErrorCode.ARGUMENT_INVALID, 'nonces, which and out must hold count shares')
+  }
+  const { k, bytes } = sharedKernel()
+  const rows: Uint8Array[] = []
+  for (let t = 0; t < templateCount; t++) rows.push(templates.subarray(t * PREIMAGE_BYTES, (t + 1) * PREIMAGE_BYTES))
+  const inPtr = MEM.heap
+  const outPtr = MEM.heap + BATCH_CHUNK_MAX * PREIMAGE_BYTES
+  for (let done = 0; done < count; ) {
+    const n = Math.min(BATCH_CHUNK_MAX, count - done)
+    for (let i = 0; i < n; i++) {
+      const row = rows[which[done + i]!]
+      if (!row) throw new PoolError(ErrorCode.ARGUMENT_INVALID, `share ${done + i} names template ${which[done + i]} of ${templateCount}`)
+      const p = inPtr + i * PREIMAGE_BYTES
+      bytes.set(row, p)
+      const q = (done + i) * NONCE_BYTES
+      for (let j = 0; j < NONCE_BYTES; j++) bytes[p + 4 + j] = nonces[q + j]!
+    }
+    k.hashBatch(inPtr, outPtr, n)
+    out.set(bytes.subarray(outPtr, outPtr + n * HASH_BYTES), done * HASH_BYTES)
+    done += n
+  }
 }
 
 /** keccak256 of one 76-byte preimage through the kernel (a fresh 32-byte array). */

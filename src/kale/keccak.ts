@@ -17,6 +17,8 @@ export {
    * synchronously, in this thread's WebAssembly instance. Pair with `zerosAt(out, 32 * i)`.
    */
   keccak256Batch76,
+  /** The verifier's form: preimages assembled from shared templates and 8-byte nonces (see keccak-kernel.ts). */
+  keccak256BatchTemplated,
   /** Leading zero nibbles of the 32-byte hash at `hashes[offset..]`. */
   zerosAt,
   /** The mining kernel: `new NonceSearch()`, `setWork(template76, target32)`, `search(start, count, foundMax)`. */

@@ -1,8 +1,9 @@
 // The Piscina verifier: batched hashes equal keccak256, busy when full, bounded.
 import { describe, it, expect, afterEach } from 'vitest'
 import { randomBytes } from 'node:crypto'
-import { Verifier } from '../../src/workers/verifier.js'
-import { keccak256, preimage } from '../../src/kale/index.js'
+import { Verifier, TEMPLATES_PER_BATCH_MAX, type VerifyDone } from '../../src/workers/verifier.js'
+import { keccak256, keccak256BatchTemplated, preimage } from '../../src/kale/index.js'
+import { BATCH_CHUNK_MAX } from '../../src/kale/keccak-kernel.js'
 import { compiledWorkerFile } from '../../src/workers/worker-file.js'
 
 let v: Verifier | undefined
@@ -43,5 +44,48 @@ describe('Verifier', () => {
     expect(busy).toBe(14)
     await Promise.all(accepted)
     expect(v.hash(t, 99n)).toBeInstanceOf(Promise)
+  })
+
+  /** keccak256 of `template` with the nonce given as 16 hex digits at bytes 4..12. */
+  const expected = (template: Uint8Array, nonceHex: string): string => {
+    const pre = Uint8Array.from(template)
+    pre.set(Buffer.from(nonceHex, 'hex'), 4)
+    return Buffer.from(keccak256(pre)).toString('hex')
+  }
+  const verifyAll = (shares: Array<{ template: Uint8Array; nonce: string }>): Promise<string[]> =>
+    Promise.all(
+      shares.map(
+        (sh) =>
+          new Promise<string>((resolve, reject) => {
+            const done: VerifyDone = (h, err) => (h ? resolve(Buffer.from(h).toString('hex')) : reject(err))
+            if (!v!.verify(sh.template, sh.nonce, done)) reject(new Error('busy'))
+          }),
+      ),
+    )
+
+  it('hashes shares of more distinct jobs than one batch holds, interleaved, with upper- and lower-case nonces', async () => {
+    v = new Verifier({ threads: 2, batchMax: 64, batchMs: 5, queueMax: 100, idleTimeoutMs: 1000 })
+    const templates = Array.from({ length: TEMPLATES_PER_BATCH_MAX + 9 }, (_, i) => preimage(i, 0n, randomBytes(32), randomBytes(32)))
+    const shares = Array.from({ length: 400 }, (_, i) => {
+      const hex = randomBytes(8).toString('hex')
+      return { template: templates[(i * 7) % templates.length]!, nonce: i % 2 ? hex.toUpperCase() : hex }
+    })
+    const got = await verifyAll(shares)
+    expect(got).toEqual(shares.map((sh) => expected(sh.template, sh.nonce)))
+  })
+
+  it('hashes a batch larger than one kernel chunk (the answer cannot overwrite its own input)', async () => {
+    v = new Verifier({ threads: 1, batchMax: BATCH_CHUNK_MAX + 500, batchMs: 50, queueMax: 4, idleTimeoutMs: 1000 })
+    const a = preimage(5, 0n, randomBytes(32), randomBytes(32))
+    const b = preimage(6, 0n, randomBytes(32), randomBytes(32))
+    const shares = Array.from({ length: BATCH_CHUNK_MAX + 500 }, (_, i) => ({ template: i < BATCH_CHUNK_MAX ? a : b, nonce: i.toString(16).padStart(16, '0') }))
+    const got = await verifyAll(shares)
+    for (const i of [0, 1, BATCH_CHUNK_MAX - 1, BATCH_CHUNK_MAX, BATCH_CHUNK_MAX + 499]) expect(got[i]).toBe(expected(shares[i]!.template, shares[i]!.nonce))
+  })
+
+  it('the templated kernel refuses a share naming a template the batch does not hold', () => {
+    const templates = preimage(1, 0n, new Uint8Array(32), new Uint8Array(32))
+    expect(() => keccak256BatchTemplated(templates, new Uint8Array(16), Uint8Array.of(0, 1), 2, new Uint8Array(64))).toThrow(/names template 1 of 1/)
+    expect(() => keccak256BatchTemplated(templates, new Uint8Array(8), Uint8Array.of(0, 0), 2, new Uint8Array(64))).toThrow(/count shares/)
   })
 })
