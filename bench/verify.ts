@@ -26,7 +26,7 @@ function rawRate(seconds: number, batch: number): number {
   return n / ((performance.now() - t0) / 1000)
 }
 
-async function poolRate(v: Verifier, seconds: number): Promise<{ perSecond: number; busyAnswers: number }> {
+async function poolRate(v: Verifier, seconds: number): Promise<{ perSecond: number; busyAnswers: number; cpuNsPerShare: number }> {
   // Several jobs, as a server with many farmers has: batches carry a few templates.
   const templates = Array.from({ length: 4 }, () => preimage(7, 0n, randomBytes(32), randomBytes(32)))
   let done = 0
@@ -44,6 +44,7 @@ async function poolRate(v: Verifier, seconds: number): Promise<{ perSecond: numb
     }
   }
   const t0 = performance.now()
+  const cpu0 = process.cpuUsage()
   const end = t0 + seconds * 1000
   // Offer shares as fast as the verifier takes them. On "busy" wait for the next
   // answer, as the server does by pausing the socket (spinning would take CPU
@@ -59,7 +60,9 @@ async function poolRate(v: Verifier, seconds: number): Promise<{ perSecond: numb
     }
     await new Promise((r) => setImmediate(r))
   }
-  return { perSecond: done / ((performance.now() - t0) / 1000), busyAnswers: busy }
+  const cpu = process.cpuUsage(cpu0)
+  // All threads of the process: the workers' hashing plus this thread's collecting and answering.
+  return { perSecond: done / ((performance.now() - t0) / 1000), busyAnswers: busy, cpuNsPerShare: ((cpu.user + cpu.system) * 1000) / Math.max(1, done) }
 }
 
 export async function run(argv: string[]): Promise<void> {
@@ -75,11 +78,13 @@ export async function run(argv: string[]): Promise<void> {
     // Alternate the two measurements (3 rounds each) and take medians.
     const raws: number[] = []
     const pools: number[] = []
+    const cpus: number[] = []
     let busy = 0
     for (let r = 0; r < 3; r++) {
       raws.push(rawRate(seconds / 3, batchMax))
       const p = await poolRate(v, seconds / 3)
       pools.push(p.perSecond)
+      cpus.push(p.cpuNsPerShare)
       busy += p.busyAnswers
     }
     const raw = median(raws)
@@ -89,6 +94,8 @@ export async function run(argv: string[]): Promise<void> {
       rawSingleThreadHashesPerSecond: Math.round(raw), poolSharesPerSecond: Math.round(pool),
       speedupVsOneThread: Math.round((pool / raw) * 100) / 100, scalingEfficiency: Math.round((pool / (raw * threads)) * 1000) / 1000,
       busyAnswers: busy,
+      // Where the gap to threads × raw goes: CPU per verified share (every thread) against one raw hash.
+      rawNsPerHash: Math.round(1e9 / raw), processCpuNsPerShare: Math.round(median(cpus)), cores: availableParallelism(),
     })
   } finally {
     await v.close()
