@@ -94,6 +94,8 @@ export const SHARE_OUTCOMES = {
   lowDifficulty: { code: 23, message: 'Low difficulty share', metric: 'low_difficulty' },
   busy: { code: 20, message: 'Other: pool busy, retry', metric: 'busy' },
   internal: { code: 20, message: 'Other: internal error', metric: 'busy' },
+  /** The session's duplicate memory for this block is full (SESSION_NONCES_PER_BLOCK_MAX): refused until the next block. */
+  shareLimit: { code: 20, message: 'Other: share limit for this block reached', metric: 'limit' },
 } as const satisfies Record<string, { code: number; message: string; metric: string }>
 
 export type ShareOutcome = keyof typeof SHARE_OUTCOMES
@@ -101,6 +103,11 @@ export type ShareOutcome = keyof typeof SHARE_OUTCOMES
 /** Outcomes that count as invalid work toward an invalid-share ban (stale and busy are the pool's doing). */
 export function countsAsInvalid(o: ShareOutcome): boolean {
   return o === 'malformedNonce' || o === 'duplicate' || o === 'lowDifficulty' || o === 'unauthorized' || o === 'notSubscribed'
+}
+
+/** Outcomes that count toward the ban ratio at all (the pool refusing to judge does not). */
+export function countsAsJudged(o: ShareOutcome): boolean {
+  return o !== 'busy' && o !== 'internal' && o !== 'shareLimit'
 }
 
 export function encodeOutcome(id: RequestId, o: ShareOutcome): string {

@@ -3,28 +3,39 @@
 import type { Socket } from 'node:net'
 import type { Logger } from '../log.js'
 import { LineFramer } from './framing.js'
-import type { Job } from './jobs.js'
+import type { Job, Work } from './jobs.js'
 import { vardiffStart, type VardiffState } from './vardiff.js'
 import { decodeStrKey, VersionByte } from '../kale/index.js'
 import { WORKER_RE, type RequestId } from './protocol.js'
 
 /** Jobs one session remembers; older ones answer "Job not found". */
 export const SESSION_JOBS_MAX = 8
-/** Accepted nonces remembered per (session, job); past it the job is replaced (bounded duplicate memory). */
-export const JOB_NONCES_MAX = 65_536
+/**
+ * Judged nonces one session remembers per block (bounded duplicate memory). Past
+ * it the session's shares are answered "share limit" (not credited, not invalid)
+ * until the next block — never by forgetting nonces, which would let them be
+ * credited again.
+ */
+export const SESSION_NONCES_PER_BLOCK_MAX = 65_536
 
 /** A job as one session received it: the difficulty in force when it was sent is frozen here. */
 export interface HeldJob {
   job: Job
   difficulty: number
   target: Uint8Array
-  /** Lower-case nonce hex of shares already judged (duplicate detection). */
-  nonces: Set<string>
+  /**
+   * Lower-case nonce hex of shares already judged for this job's work: the
+   * session's set for the Work, shared by every job id of it (a retarget or
+   * rebalance re-issues the same work under a new id; its nonces stay used).
+   */
+  seen: Set<string>
 }
 
 /** What survives a dropped connection for RESUME_MS (extranonce1 is kept by the allocator). */
 export interface SessionCarry {
   jobs: Map<string, HeldJob>
+  seen: Map<Work, Set<string>>
+  seenNonces: number
   difficulty: number
 }
 
@@ -69,6 +80,10 @@ export class Session {
   announced = 0
   vardiff: VardiffState
   jobs = new Map<string, HeldJob>()
+  /** Judged nonces per work of the open block (duplicate detection across job ids). */
+  seen = new Map<Work, Set<string>>()
+  /** Nonces in `seen` (bounded by the per-block maximum). */
+  seenNonces = 0
   farmer: string | undefined
   /** Block index of the last job sent (cleanJobs is true on the first job of a block). */
   jobBlock = -1
@@ -125,7 +140,7 @@ export class Session {
     this.jobs.delete(job.id)
     // Re-sent at the same difficulty (e.g. after a resume): keep its duplicate set.
     const keep = had !== undefined && had.difficulty === this.difficulty
-    this.jobs.set(job.id, keep ? had : { job, difficulty: this.difficulty, target, nonces: new Set() })
+    this.jobs.set(job.id, keep ? had : { job, difficulty: this.difficulty, target, seen: this.seenOf(job.work) })
     while (this.jobs.size > SESSION_JOBS_MAX) {
       const oldest = this.jobs.keys().next()
       if (oldest.done) break
@@ -133,14 +148,37 @@ export class Session {
     }
   }
 
+  private seenOf(work: Work): Set<string> {
+    let set = this.seen.get(work)
+    if (set === undefined) {
+      set = new Set()
+      this.seen.set(work, set)
+    }
+    return set
+  }
+
+  /** Records a judged nonce of `held`'s work. */
+  remember(held: HeldJob, key: string): void {
+    const before = held.seen.size
+    held.seen.add(key)
+    this.seenNonces += held.seen.size - before
+  }
+
   /** A new block: every job held is of an older block, hence stale (cheaper than `pruneStale`). */
   dropJobs(): void {
     if (this.jobs.size > 0) this.jobs.clear()
+    if (this.seen.size > 0) this.seen.clear()
+    this.seenNonces = 0
   }
 
-  /** Drops jobs whose work is stale (block over or worked): they can only answer 21 anyway. */
+  /** Drops jobs and duplicate sets whose work is stale (block over or worked): they can only answer 21 anyway. */
   pruneStale(): void {
     for (const [id, h] of this.jobs) if (h.job.work.stale) this.jobs.delete(id)
+    for (const [w, set] of this.seen) {
+      if (!w.stale) continue
+      this.seenNonces -= set.size
+      this.seen.delete(w)
+    }
   }
 }
 

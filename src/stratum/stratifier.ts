@@ -12,9 +12,9 @@ import { ExtranonceAllocator, newSessionId } from './extranonce.js'
 import { JobBook, notifyLine, type Job } from './jobs.js'
 import {
   type Request, type RequestId, type ShareOutcome, RpcCode, SHARE_OUTCOMES, MethodError, NONCE_HEX_RE,
-  countsAsInvalid, encodeError, encodeNotification, encodeOutcome, encodeResult, encodeTrue,
+  countsAsInvalid, countsAsJudged, encodeError, encodeNotification, encodeOutcome, encodeResult, encodeTrue,
 } from './protocol.js'
-import { Session, JOB_NONCES_MAX, parsePassword, parseUsername, type SessionCarry, PendingShare } from './session.js'
+import { Session, SESSION_NONCES_PER_BLOCK_MAX, parsePassword, parseUsername, type SessionCarry, PendingShare } from './session.js'
 import { clampDifficulty, roundDifficulty, vardiffDue, vardiffRecord, vardiffRetarget, VARDIFF_HYSTERESIS_RATIO, VARDIFF_SHARES_MAX, type VardiffParams } from './vardiff.js'
 
 export interface StratifierOptions {
@@ -27,6 +27,8 @@ export interface StratifierOptions {
   banInvalidPercent: number
   banSharesMin: number
   sessionsMax: number
+  /** Judged nonces remembered per session per block (default SESSION_NONCES_PER_BLOCK_MAX; tests pass less). */
+  sessionNoncesPerBlockMax?: number | undefined
 }
 
 /** How the stratifier reaches sockets (implemented by the server). */
@@ -65,6 +67,7 @@ export class Stratifier {
   private zerosTarget = Infinity
   private rebalanceQueued = false
   private readonly sharesBy: Record<ShareOutcome, { inc(n?: number): void }>
+  private readonly noncesPerBlockMax: number
 
   constructor(
     private readonly o: StratifierOptions,
@@ -76,6 +79,7 @@ export class Stratifier {
     private readonly now: () => number,
   ) {
     this.extranonce = new ExtranonceAllocator(o.extranonce1Bytes, o.sessionsMax)
+    this.noncesPerBlockMax = o.sessionNoncesPerBlockMax ?? SESSION_NONCES_PER_BLOCK_MAX
     this.vardiff = {
       targetSeconds: o.vardiffTargetSeconds, retargetSeconds: o.vardiffRetargetSeconds, retargetSharesMax: VARDIFF_SHARES_MAX,
       difficultyMin: o.difficultyMin, difficultyMax: o.difficultyMax, hysteresisRatio: VARDIFF_HYSTERESIS_RATIO,
@@ -129,6 +133,9 @@ export class Stratifier {
         s.sessionId = wanted as string
         s.extranonce1 = resumed.extranonce1
         s.jobs = resumed.carry.jobs
+        s.seen = resumed.carry.seen
+        s.seenNonces = resumed.carry.seenNonces
+        s.pruneStale() // the block may have ended while it was parked
         s.difficulty = resumed.carry.difficulty
       } else {
         const e1 = this.extranonce.allocate()
@@ -198,9 +205,9 @@ export class Stratifier {
       if (behind) return Handled.defer
       return this.send(s, this.invalidParams(r.id, 'expected [workerName, jobId, nonceHex]'))
     }
-    const pre = this.precheck(s, workerName, jobId, nonceHex, behind)
+    const pre = this.precheck(s, workerName, jobId, nonceHex)
     if (typeof pre === 'string') {
-      if (behind || pre === 'defer') return Handled.defer
+      if (behind) return Handled.defer
       this.judged(s, r.id, pre)
       return Handled.done
     }
@@ -248,14 +255,14 @@ export class Stratifier {
       }
       let held = slot.held
       if (slot.behind) {
-        const pre = this.precheck(s, slot.workerName, slot.jobId, slot.key, false)
+        const pre = this.precheck(s, slot.workerName, slot.jobId, slot.key)
         if (typeof pre === 'string') {
-          if (pre !== 'defer') this.judged(s, slot.id, pre)
+          this.judged(s, slot.id, pre)
           continue
         }
         held = pre.held
       }
-      held.nonces.add(slot.key)
+      s.remember(held, slot.key)
       this.judged(s, slot.id, this.judgeHash(s, held, slot.hash, slot.key, slot.worker))
     }
     q.splice(0, n)
@@ -264,7 +271,7 @@ export class Stratifier {
   }
 
   /** Checks 25, 24, 20, 21, 22 in PROTOCOL.md order, before any hashing. */
-  private precheck(s: Session, workerName: string, jobId: string, nonceHex: string, behind: boolean): ShareOutcome | 'defer' | { held: NonNullable<ReturnType<Session['jobs']['get']>>; worker: { payoutAddress: string; worker: string } } {
+  private precheck(s: Session, workerName: string, jobId: string, nonceHex: string): ShareOutcome | { held: NonNullable<ReturnType<Session['jobs']['get']>>; worker: { payoutAddress: string; worker: string } } {
     if (!s.subscribed) return 'notSubscribed'
     const worker = s.workers.get(workerName)
     if (!worker) return 'unauthorized'
@@ -272,14 +279,11 @@ export class Stratifier {
     const held = s.jobs.get(jobId)
     if (!held || held.job.work.stale) return 'jobNotFound'
     const key = nonceHex.toLowerCase()
-    if (held.nonces.has(key)) return 'duplicate'
-    if (held.nonces.size >= JOB_NONCES_MAX) {
-      if (behind) return 'defer' // side effects below: only in line order
-      // Bounded duplicate memory: the job is retired for this session and replaced.
-      s.jobs.delete(jobId)
-      this.retargetJob(s)
-      return 'jobNotFound'
-    }
+    if (held.seen.has(key)) return 'duplicate'
+    // Bounded duplicate memory: forgetting nonces (or re-sending the work under a
+    // new id with an empty set) would let them be credited again, so past the bound
+    // the session's shares are refused until the next block clears the sets.
+    if (s.seenNonces >= this.noncesPerBlockMax) return 'shareLimit'
     return { held, worker }
   }
 
@@ -305,7 +309,7 @@ export class Stratifier {
   private judged(s: Session, id: RequestId, o: ShareOutcome): false {
     this.sharesBy[o].inc()
     this.io.send(s, encodeOutcome(id, o))
-    if (o === 'busy' || o === 'internal') return false
+    if (!countsAsJudged(o)) return false
     s.sharesJudged++
     if (countsAsInvalid(o)) s.sharesInvalid++
     if (s.sharesJudged >= this.o.banSharesMin && s.sharesInvalid * 100 > this.o.banInvalidPercent * s.sharesJudged) {
@@ -452,7 +456,7 @@ export class Stratifier {
     if (this.sessions.delete(s) && s.authorized) this.m.sessionsAuthorized.dec()
     if (s.subscribed && s.sessionId !== undefined) {
       s.pruneStale()
-      this.extranonce.park(s.sessionId, s.extranonce1, { jobs: s.jobs, difficulty: s.difficulty }, this.now())
+      this.extranonce.park(s.sessionId, s.extranonce1, { jobs: s.jobs, seen: s.seen, seenNonces: s.seenNonces, difficulty: s.difficulty }, this.now())
     }
   }
 }

@@ -171,7 +171,8 @@ describe('shares', () => {
     const r = await c.call(2, 'mining.submit', [`${PAYOUT}.frozen`, n1.params![0], easy])
     expect(r.result).toBe(true)
     expect(srv.sink.shares.filter((s) => s.worker === 'frozen').map((s) => s.difficulty)).toEqual([1])
-    const miss = findNonce(n2, e1, 2 ** 30, 0, true)
+    // Not `easy` again: n2 is the same work, so that nonce is a duplicate (22).
+    const miss = findNonce(n2, e1, 2 ** 30, 1, true)
     expect((await c.call(3, 'mining.submit', [`${PAYOUT}.frozen`, n2.params![0], miss])).error!.code).toBe(23)
     c.close()
   })

@@ -1,0 +1,85 @@
+// Duplicate shares are per (session, work), not per job id: every job id that
+// carries the same (block, farmer) work shares one memory of judged nonces.
+import { describe, it, expect } from 'vitest'
+import { startServer, Raw, login, findNonce, blockEvent, farmerAddress, PAYOUT } from './helpers.js'
+
+const farmer = farmerAddress()
+
+async function session(s: Awaited<ReturnType<typeof startServer>>, password = '') {
+  s.server.onBlock(blockEvent(9))
+  s.server.onPlanted({ index: 9, farmers: [farmer] })
+  const c = await Raw.connect(s.port)
+  const { e1, sessionId } = await login(c, PAYOUT, password)
+  const n = await c.nextNotify()
+  return { c, e1, sessionId, n, jobId: n.params![0] as string }
+}
+
+describe('duplicate shares across job ids of one work', () => {
+  it('issue 1: a nonce credited under one job id is a duplicate under the re-issued job id (suggest_difficulty)', async () => {
+    const s = await startServer()
+    try {
+      const { c, e1, n, jobId } = await session(s)
+      // Meets difficulty 16, so it would also pass the re-issued job's target.
+      const nonce = findNonce(n, e1, 16)
+      expect((await c.call(1, 'mining.submit', [PAYOUT, jobId, nonce])).result).toBe(true)
+      expect((await c.call(2, 'mining.suggest_difficulty', [16])).result).toBe(true)
+      const n2 = await c.nextNotify(1)
+      expect(n2.params![0]).not.toBe(jobId)
+      expect(n2.params![4]).toBe(farmer)
+      expect((await c.call(3, 'mining.submit', [PAYOUT, n2.params![0], nonce])).error).toEqual({ code: 22, message: 'Duplicate share' })
+      expect(s.sink.shares).toHaveLength(1)
+      c.close()
+    } finally {
+      await s.close()
+    }
+  })
+
+  it('issue 1: the duplicate memory of a work survives a resume and a new job id', async () => {
+    const s = await startServer()
+    try {
+      const { c, e1, sessionId, n, jobId } = await session(s)
+      const nonce = findNonce(n, e1, 16)
+      expect((await c.call(1, 'mining.submit', [PAYOUT, jobId, nonce])).result).toBe(true)
+      c.close()
+      await new Promise((r) => setTimeout(r, 100))
+      const b = await Raw.connect(s.port)
+      expect(((await b.call(1, 'mining.subscribe', ['ua', sessionId])).result as string[])[1]).toBe(e1)
+      await b.call(2, 'mining.suggest_difficulty', [16])
+      await b.call(3, 'mining.authorize', [PAYOUT])
+      const n2 = await b.nextNotify()
+      expect(n2.params![0]).not.toBe(jobId)
+      expect((await b.call(4, 'mining.submit', [PAYOUT, n2.params![0], nonce])).error!.code).toBe(22)
+      expect(s.sink.shares).toHaveLength(1)
+      b.close()
+    } finally {
+      await s.close()
+    }
+  })
+
+  it('issue 1/3: past the per-block nonce bound shares get "share limit" (no job re-sent, no replay credited) until the next block', async () => {
+    const s = await startServer({ sessionNoncesPerBlockMax: 4, banSharesMin: 2, banInvalidPercent: 40 })
+    try {
+      const { c, e1, n, jobId } = await session(s, 'd=1')
+      const nonces = [0, 1, 2, 3, 4].map((k) => findNonce(n, e1, 1, k * 100))
+      for (let i = 0; i < 4; i++) expect((await c.call(10 + i, 'mining.submit', [PAYOUT, jobId, nonces[i]])).result).toBe(true)
+      const notifies = c.notifications('mining.notify').length
+      const limit = await c.call(20, 'mining.submit', [PAYOUT, jobId, nonces[4]])
+      expect(limit.error).toEqual({ code: 20, message: 'Other: share limit for this block reached' })
+      // Still the same job: replays of accepted nonces stay duplicates.
+      expect((await c.call(21, 'mining.submit', [PAYOUT, jobId, nonces[0]])).error!.code).toBe(22)
+      for (let i = 0; i < 5; i++) expect((await c.call(30 + i, 'mining.submit', [PAYOUT, jobId, nonces[4]])).error!.code).toBe(20)
+      expect(c.notifications('mining.notify').length).toBe(notifies)
+      expect(s.sink.shares).toHaveLength(4)
+      // The limit answers are neither credited nor invalid: 1 duplicate of 5 judged (20 %) does not ban.
+      expect(c.closed).toBe(false)
+      s.server.onBlock(blockEvent(10))
+      s.server.onPlanted({ index: 10, farmers: [farmer] })
+      const n2 = await c.nextNotify(notifies)
+      expect((await c.call(40, 'mining.submit', [PAYOUT, n2.params![0], findNonce(n2, e1, 1)])).result).toBe(true)
+      expect(s.sink.shares).toHaveLength(5)
+      c.close()
+    } finally {
+      await s.close()
+    }
+  })
+})
