@@ -45,7 +45,15 @@ export interface TxRequest {
   /** further signers of classic operations with another source */
   cosigners?: Signer[]
   /** Called with the hash right before sending: record it, so a crash leaves it checkable. */
-  onSend?: (hash: string, sorobanData: xdr.SorobanTransactionData | undefined) => Promise<void>
+  onSend?: (hash: string, sorobanData: xdr.SorobanTransactionData | undefined, signed: SignedEnvelope) => Promise<void>
+}
+
+/** The signed transaction handed to onSend: what a later resend needs. */
+export interface SignedEnvelope {
+  /** TransactionEnvelope, base64 */
+  envelopeXdr: string
+  /** time bound (ledger time, unix seconds): it cannot apply after this */
+  maxTime: number
 }
 
 export type TxResult =
@@ -139,7 +147,9 @@ export class Submitter {
   submit(req: TxRequest): Promise<TxResult> {
     const lane = this.lane(req.source.publicKey)
     lane.queued++
-    const run = lane.tail.then(() => this.withSlot(() => this.run(lane, req))).finally(() => lane.queued--)
+    // The lane keeps one transaction per source in flight; a concurrency slot is
+    // held only while building, simulating, signing and sending (see attempts).
+    const run = lane.tail.then(() => this.run(lane, req)).finally(() => lane.queued--)
     lane.tail = run.catch(() => undefined)
     return run
   }
@@ -266,6 +276,12 @@ export class Submitter {
     return result
   }
 
+  /**
+   * Each attempt takes a concurrency slot only for the RPC-heavy part (build,
+   * simulate, sign, send) and gives it back while polling for the outcome: a
+   * slot held until the transaction applied let only concurrencyMax
+   * transactions land per ledger (N works took ⌈N/concurrencyMax⌉ ledgers).
+   */
   private async attempts(lane: Lane, req: TxRequest): Promise<TxResult> {
     const pk = req.source.publicKey
     let fees = 0n
@@ -274,37 +290,15 @@ export class Submitter {
     for (let attempt = 0; attempt < ATTEMPTS_MAX; attempt++) {
       if (this.halted) return { status: 'failed', reason: 'submitter halted', hash: lastHash, feeStroops: fees }
       await this.ensureSeq(pk, lane)
-      const built = await this.build(pk, lane, req)
-      const maxTime = built.maxTime
-      let txBytes = built.tx
-      let sorobanData: xdr.SorobanTransactionData | undefined
-      if (req.invoke) {
-        const sim = await this.o.rpc.raw<RawSimulation>('simulateTransaction', { transaction: unsignedEnvelope(txBytes) })
-        this.o.clock.observe(sim.latestLedger)
-        if (typeof sim.error === 'string') {
-          const code = contractErrorOf(sim.error)
-          if (code !== undefined) return { status: 'contract-error', code, hash: lastHash, feeStroops: fees }
-          return { status: 'failed', reason: clip(`simulation: ${sim.error}`), hash: lastHash, feeStroops: fees }
-        }
-        if (typeof sim.transactionData !== 'string') throw new PoolError(ErrorCode.RPC_RESPONSE_INVALID, 'simulateTransaction: transactionData missing')
-        const data = Buffer.from(sim.transactionData, 'base64')
-        // As rpc.assembleTransaction: an operation that carries auth keeps it.
-        const auth = opAuthCount(req.invoke) > 0 ? null : (sim.results?.[0]?.auth ?? []).map((a) => Buffer.from(a, 'base64'))
-        txBytes = assembleTx(txBytes, built.inclusionFee, data, auth)
-        sorobanData = xdr.SorobanTransactionData.fromXDR(data)
-      }
-      const tx = signRawTx(this.networkId, txBytes, built.seq, [req.source, ...(req.cosigners ?? [])])
-      const hash = tx.hash
-      lastHash = hash
-      await req.onSend?.(hash, sorobanData)
-      if (this.halted) return { status: 'failed', reason: 'submitter halted', hash: lastHash, feeStroops: fees }
-      const sent = await this.send(tx, hash)
-      if (sent.kind === 'retry') {
-        reason = sent.reason
-        if (sent.reload) lane.seq = undefined
+      const step = await this.withSlot(() => this.prepareAndSend(lane, req))
+      if (step.hash !== null) lastHash = step.hash
+      if (step.kind === 'final') return { ...step.result, hash: lastHash, feeStroops: fees } as TxResult
+      if (step.kind === 'retry') {
+        reason = step.reason
         continue
       }
-      if (sent.kind === 'rejected') return { status: 'failed', reason: sent.reason, hash, feeStroops: fees }
+      const { tx, maxTime } = step
+      const hash = tx.hash
       // Accepted (or unknown): the sequence number is consumed once it applies.
       const usedSeq = tx.seq
       const st = await this.waitFor(hash, maxTime, () => this.rebroadcast(tx))
@@ -322,6 +316,45 @@ export class Submitter {
       if (!req.invoke) break
     }
     return { status: 'failed', reason, hash: lastHash, feeStroops: fees }
+  }
+
+  /** One attempt's build → simulate → sign → record → send (run inside a concurrency slot). */
+  private async prepareAndSend(lane: Lane, req: TxRequest): Promise<
+    | { kind: 'final'; hash: string | null; result: { status: 'contract-error'; code: number } | { status: 'failed'; reason: string } }
+    | { kind: 'retry'; hash: string | null; reason: string }
+    | { kind: 'sent'; hash: string; tx: RawTx; maxTime: number }
+  > {
+    const pk = req.source.publicKey
+    const built = await this.build(pk, lane, req)
+    const maxTime = built.maxTime
+    let txBytes = built.tx
+    let sorobanData: xdr.SorobanTransactionData | undefined
+    if (req.invoke) {
+      const sim = await this.o.rpc.raw<RawSimulation>('simulateTransaction', { transaction: unsignedEnvelope(txBytes) })
+      this.o.clock.observe(sim.latestLedger)
+      if (typeof sim.error === 'string') {
+        const code = contractErrorOf(sim.error)
+        if (code !== undefined) return { kind: 'final', hash: null, result: { status: 'contract-error', code } }
+        return { kind: 'final', hash: null, result: { status: 'failed', reason: clip(`simulation: ${sim.error}`) } }
+      }
+      if (typeof sim.transactionData !== 'string') throw new PoolError(ErrorCode.RPC_RESPONSE_INVALID, 'simulateTransaction: transactionData missing')
+      const data = Buffer.from(sim.transactionData, 'base64')
+      // As rpc.assembleTransaction: an operation that carries auth keeps it.
+      const auth = opAuthCount(req.invoke) > 0 ? null : (sim.results?.[0]?.auth ?? []).map((a) => Buffer.from(a, 'base64'))
+      txBytes = assembleTx(txBytes, built.inclusionFee, data, auth)
+      sorobanData = xdr.SorobanTransactionData.fromXDR(data)
+    }
+    const tx = signRawTx(this.networkId, txBytes, built.seq, [req.source, ...(req.cosigners ?? [])])
+    const hash = tx.hash
+    await req.onSend?.(hash, sorobanData, { envelopeXdr: tx.envelope, maxTime })
+    if (this.halted) return { kind: 'final', hash, result: { status: 'failed', reason: 'submitter halted' } }
+    const sent = await this.send(tx, hash)
+    if (sent.kind === 'retry') {
+      if (sent.reload) lane.seq = undefined
+      return { kind: 'retry', hash, reason: sent.reason }
+    }
+    if (sent.kind === 'rejected') return { kind: 'final', hash, result: { status: 'failed', reason: sent.reason } }
+    return { kind: 'sent', hash, tx, maxTime }
   }
 
   private async send(tx: RawTx, hash: string): Promise<{ kind: 'accepted' } | { kind: 'retry'; reason: string; reload: boolean } | { kind: 'rejected'; reason: string }> {
