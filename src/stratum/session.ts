@@ -72,7 +72,7 @@ export class Session {
   /** A worker is authorized (`workers` is not empty; a field: the notify fan-out reads it for every session). */
   authorized = false
   difficulty: number
-  /** suggest_difficulty floor (clamped); 0 = none */
+  /** suggest_difficulty floor (clamped and rounded like every difficulty sent); 0 = none */
   floor = 0
   /** d= option: vardiff off */
   fixed = false
@@ -80,6 +80,8 @@ export class Session {
   announced = 0
   vardiff: VardiffState
   jobs = new Map<string, HeldJob>()
+  /** The job sent last (undefined before the first of a block). */
+  current: HeldJob | undefined
   /** Judged nonces per work of the open block (duplicate detection across job ids). */
   seen = new Map<Work, Set<string>>()
   /** Nonces in `seen` (bounded by the per-block maximum). */
@@ -140,7 +142,9 @@ export class Session {
     this.jobs.delete(job.id)
     // Re-sent at the same difficulty (e.g. after a resume): keep its duplicate set.
     const keep = had !== undefined && had.difficulty === this.difficulty
-    this.jobs.set(job.id, keep ? had : { job, difficulty: this.difficulty, target, seen: this.seenOf(job.work) })
+    const held = keep ? had : { job, difficulty: this.difficulty, target, seen: this.seenOf(job.work) }
+    this.jobs.set(job.id, held)
+    this.current = held
     while (this.jobs.size > SESSION_JOBS_MAX) {
       const oldest = this.jobs.keys().next()
       if (oldest.done) break
@@ -167,6 +171,7 @@ export class Session {
   /** A new block: every job held is of an older block, hence stale (cheaper than `pruneStale`). */
   dropJobs(): void {
     if (this.jobs.size > 0) this.jobs.clear()
+    this.current = undefined
     if (this.seen.size > 0) this.seen.clear()
     this.seenNonces = 0
   }

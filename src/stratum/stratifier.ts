@@ -179,9 +179,11 @@ export class Stratifier {
   private suggest(s: Session, r: Request): string {
     const d = r.params[0]
     if (typeof d !== 'number' || !Number.isFinite(d) || d <= 0) return this.invalidParams(r.id, 'expected [difficulty]')
-    s.floor = clampDifficulty(d, this.o.difficultyMin, this.o.difficultyMax)
+    // Rounded like every difficulty sent: an unrounded floor (4.4) stays above the
+    // difficulty it rounds to (4), so each suggest or retarget re-issued the job.
+    s.floor = roundDifficulty(clampDifficulty(d, this.o.difficultyMin, this.o.difficultyMax))
     if (!s.fixed && (s.difficulty < s.floor || !s.authorized)) {
-      s.difficulty = roundDifficulty(s.floor)
+      s.difficulty = s.floor
       this.io.send(s, encodeTrue(r.id))
       if (s.authorized) this.retargetJob(s)
       return ''
@@ -342,6 +344,9 @@ export class Stratifier {
     const f = s.farmer
     const key = f === undefined ? undefined : this.planted.get(f)
     if (f === undefined || key === undefined) return
+    // Only a real change needs a job: a new job id per no-op retarget is churn.
+    const held = s.current
+    if (held !== undefined && held.difficulty === s.difficulty && held.job.work.farmer === f && !held.job.work.stale) return
     const cur = this.jobs.jobFor(f, key)
     if (!cur) return
     const job = s.jobs.has(cur.id) ? this.jobs.reissue(f, key, cur) : cur

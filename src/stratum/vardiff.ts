@@ -68,8 +68,10 @@ export function vardiffRetarget(
   const next = clampDifficulty(Math.max(ideal, floor), p.difficultyMin, p.difficultyMax)
   const state: VardiffState = { windowStartMs: nowMs, shares: 0, difficultySum: 0, hashrate: s.shares === 0 ? s.hashrate / NO_SHARE_DIVISOR : hashrate }
   const ratio = next / current
-  const changed = ratio > p.hysteresisRatio || ratio < 1 / p.hysteresisRatio || (next !== current && (next === p.difficultyMin || next === p.difficultyMax || next === floor))
-  return { state, difficulty: changed && next !== current ? roundDifficulty(next) : undefined }
+  const changed = ratio > p.hysteresisRatio || ratio < 1 / p.hysteresisRatio || next === p.difficultyMin || next === p.difficultyMax || next === floor
+  // Compared after rounding: a change that rounds back to `current` is none.
+  const rounded = roundDifficulty(next)
+  return { state, difficulty: changed && rounded !== current ? rounded : undefined }
 }
 
 /** Difficulties sent to miners: integers below 2^53, powers of two above (PROTOCOL.md). */

@@ -109,6 +109,8 @@ describe('vardiff', () => {
     expect(vardiffRetarget(s, 1000, 0, 60_000, P).difficulty).toBeUndefined()
     expect(vardiffRetarget(vardiffStart(0), 1000, 0, 60_000, P).difficulty).toBe(250)
     expect(vardiffRetarget(vardiffStart(0), 1000, 800, 60_000, P).difficulty).toBe(800)
+    // issue 2: a change that rounds back to the current difficulty is none
+    expect(vardiffRetarget(vardiffStart(0), 4, 4.4, 60_000, P).difficulty).toBeUndefined()
     let big = vardiffStart(0)
     for (let i = 0; i < 30; i++) big = vardiffRecord(big, 2 ** 40)
     expect(vardiffRetarget(big, 2 ** 40, 0, 1000, P).difficulty).toBeUndefined()

@@ -1,0 +1,28 @@
+// Difficulty changes over real TCP: suggest_difficulty, vardiff retargets and d=.
+import { describe, it, expect } from 'vitest'
+import { startServer, Raw, login, blockEvent, farmerAddress, PAYOUT } from './helpers.js'
+
+const farmer = farmerAddress()
+
+describe('suggest_difficulty floor', () => {
+  it('issue 2: a floor that rounds to the current difficulty (4.4 at 4) re-issues no job, on suggest or on retarget', async () => {
+    const s = await startServer({ difficultyStart: 4, vardiffRetargetSeconds: 0.1 })
+    try {
+      s.server.onBlock(blockEvent(9))
+      s.server.onPlanted({ index: 9, farmers: [farmer] })
+      const c = await Raw.connect(s.port)
+      await c.call(1, 'mining.subscribe', [])
+      await c.call(2, 'mining.suggest_difficulty', [4])
+      await c.call(3, 'mining.authorize', [PAYOUT])
+      await c.nextNotify()
+      for (let i = 0; i < 3; i++) expect((await c.call(10 + i, 'mining.suggest_difficulty', [4.4])).result).toBe(true)
+      // Several vardiff retargets (every 0.1 s) pass without shares; the floor holds the difficulty at 4.
+      await new Promise((r) => setTimeout(r, 600))
+      expect(c.notifications('mining.notify')).toHaveLength(1)
+      expect(c.notifications('mining.set_difficulty').map((l) => l.params)).toEqual([[4]])
+      c.close()
+    } finally {
+      await s.close()
+    }
+  })
+})
