@@ -264,8 +264,10 @@ export class Stratifier {
         }
         held = pre.held
       }
-      s.remember(held, slot.key)
-      this.judged(s, slot.id, this.judgeHash(s, held, slot.hash, slot.key, slot.worker))
+      const o = this.judgeHash(s, held, slot.hash, slot.key, slot.worker)
+      // Only a nonce that was judged is used: after "busy" the miner retries it.
+      if (o === 'accepted' || o === 'lowDifficulty') s.remember(held, slot.key)
+      this.judged(s, slot.id, o)
     }
     q.splice(0, n)
     if (many) this.io.uncork(s)

@@ -1,7 +1,7 @@
 // Duplicate shares are per (session, work), not per job id: every job id that
 // carries the same (block, farmer) work shares one memory of judged nonces.
 import { describe, it, expect } from 'vitest'
-import { startServer, Raw, login, findNonce, blockEvent, farmerAddress, PAYOUT } from './helpers.js'
+import { startServer, Raw, login, findNonce, blockEvent, farmerAddress, PAYOUT, StubVerifier } from './helpers.js'
 
 const farmer = farmerAddress()
 
@@ -56,7 +56,7 @@ describe('duplicate shares across job ids of one work', () => {
     }
   })
 
-  it('issue 1/3: past the per-block nonce bound shares get "share limit" (no job re-sent, no replay credited) until the next block', async () => {
+  it('issue 1: past the per-block nonce bound shares get "share limit" (no job re-sent, no replay credited) until the next block', async () => {
     const s = await startServer({ sessionNoncesPerBlockMax: 4, banSharesMin: 2, banInvalidPercent: 40 })
     try {
       const { c, e1, n, jobId } = await session(s, 'd=1')
@@ -80,6 +80,25 @@ describe('duplicate shares across job ids of one work', () => {
       c.close()
     } finally {
       await s.close()
+    }
+  })
+
+  it('issue 3: a share answered busy (share sink full) is not remembered: its retry is accepted, not a duplicate', async () => {
+    for (const kind of ['piscina', 'stub'] as const) {
+      const s = await startServer({}, kind === 'stub' ? { verifier: new StubVerifier() } : {})
+      try {
+        const { c, e1, n, jobId } = await session(s)
+        const nonce = findNonce(n, e1, 1)
+        s.sink.full = true
+        expect((await c.call(1, 'mining.submit', [PAYOUT, jobId, nonce])).error!.message).toMatch(/busy/)
+        s.sink.full = false
+        expect((await c.call(2, 'mining.submit', [PAYOUT, jobId, nonce])).result).toBe(true)
+        expect((await c.call(3, 'mining.submit', [PAYOUT, jobId, nonce])).error!.code).toBe(22)
+        expect(s.sink.shares).toHaveLength(1)
+        c.close()
+      } finally {
+        await s.close()
+      }
     }
   })
 })
