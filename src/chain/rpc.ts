@@ -227,3 +227,45 @@ export async function readEntries(client: RpcClient, keys: readonly xdr.LedgerKe
   }
   return { entries, latestLedger }
 }
+
+/** The newest ledger and its close time (unix seconds, always a finite number > 0). */
+export interface LatestLedger {
+  sequence: number
+  closeTime: number
+}
+
+/** A close time as RPC answers give it (a decimal string, sometimes a number); undefined unless finite and > 0. */
+export function closeTimeOf(v: unknown): number | undefined {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : NaN
+  return Number.isFinite(n) && n > 0 ? n : undefined
+}
+
+/** An all-zero hash: getTransaction of it is NOT_FOUND, with latestLedger and its close time (every RPC version). */
+const NO_SUCH_HASH = '0'.repeat(64)
+
+/**
+ * getLatestLedger with a close time that is never NaN. RPCs before v25 leave
+ * `closeTime` out; Number(undefined) then made every deadline comparison false
+ * (works never sent, no error). Fallbacks, in order: getLedgers for that ledger,
+ * then the latestLedgerCloseTime of a getTransaction answer. Throws a PoolError
+ * when no answer has a usable close time.
+ */
+export async function latestLedger(client: RpcClient): Promise<LatestLedger> {
+  const l = await client.raw<{ sequence?: unknown; closeTime?: unknown }>('getLatestLedger', {})
+  const sequence = l.sequence
+  if (typeof sequence !== 'number' || !Number.isInteger(sequence) || sequence <= 0) throw new PoolError(ErrorCode.RPC_RESPONSE_INVALID, 'getLatestLedger: sequence missing', { method: 'getLatestLedger' })
+  const direct = closeTimeOf(l.closeTime)
+  if (direct !== undefined) return { sequence, closeTime: direct }
+  try {
+    const r = await client.raw<{ ledgers?: Array<{ sequence?: unknown; ledgerCloseTime?: unknown }> }>('getLedgers', { startLedger: sequence, pagination: { limit: 1 } }, false)
+    const first = r.ledgers?.[0]
+    const t = first?.sequence === sequence ? closeTimeOf(first.ledgerCloseTime) : undefined
+    if (t !== undefined) return { sequence, closeTime: t }
+  } catch {
+    // older RPC without getLedgers (or it failed): the next fallback decides
+  }
+  const tx = await client.raw<{ latestLedger?: unknown; latestLedgerCloseTime?: unknown }>('getTransaction', { hash: NO_SUCH_HASH }).catch(() => undefined)
+  const t = closeTimeOf(tx?.latestLedgerCloseTime)
+  if (tx && typeof tx.latestLedger === 'number' && Number.isInteger(tx.latestLedger) && tx.latestLedger >= sequence && t !== undefined) return { sequence: tx.latestLedger, closeTime: t }
+  throw new PoolError(ErrorCode.RPC_RESPONSE_INVALID, 'getLatestLedger: no close time (RPC older than v25 and neither getLedgers nor getTransaction gave one)', { method: 'getLatestLedger' })
+}

@@ -11,7 +11,7 @@ import type { Metrics, ChainOpLabel } from '../metrics/metrics.js'
 import { accountKey, contractErrorOf, decodeAccount, keyId } from './contract.js'
 import type { LedgerClock } from './clock.js'
 import type { NetworkInfo } from './network.js'
-import { readEntries, LEDGER_KEYS_PER_REQUEST_MAX, type RpcClient } from './rpc.js'
+import { latestLedger, readEntries, LEDGER_KEYS_PER_REQUEST_MAX, type RpcClient } from './rpc.js'
 import type { Signer } from './signer.js'
 import { assembleTx, encodeTx, feeChargedOf, signRawTx, unsignedEnvelope, type RawTx } from './envelope.js'
 
@@ -244,8 +244,8 @@ export class Submitter {
 
   private async ledgerTime(): Promise<number> {
     if (this.o.clock.closeTime > 0) return this.o.clock.closeTime
-    const l = await this.o.rpc.call('getLatestLedger', (s) => s._getLatestLedger())
-    this.o.clock.observe(l.sequence, Number(l.closeTime))
+    const l = await latestLedger(this.o.rpc)
+    this.o.clock.observe(l.sequence, l.closeTime)
     return this.o.clock.closeTime
   }
 

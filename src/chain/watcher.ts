@@ -9,7 +9,7 @@ import type { BlockEvent } from '../events.js'
 import { blockKey, contractDataValue, decodeBlock, decodeInstance, instanceKey, keyId, type BlockData, type InstanceState } from './contract.js'
 import type { LedgerClock } from './clock.js'
 import type { NetworkInfo } from './network.js'
-import { readEntries, type RpcClient } from './rpc.js'
+import { latestLedger as readLatestLedger, readEntries, type RpcClient } from './rpc.js'
 
 /** What the scheduler decides from, refreshed once per ledger. */
 export interface ChainView {
@@ -90,8 +90,9 @@ export class BlockWatcher {
 
   /** One poll: returns the fresh view, or the old one when no new ledger closed. */
   async poll(): Promise<ChainView | undefined> {
-    const latest = await this.o.rpc.call('getLatestLedger', (s) => s._getLatestLedger())
-    const closeTime = Number(latest.closeTime)
+    // Never NaN: latestLedger() falls back when the RPC (< v25) leaves closeTime out, or throws.
+    const latest = await readLatestLedger(this.o.rpc)
+    const closeTime = latest.closeTime
     this.o.clock.observe(latest.sequence, closeTime)
     if (this.view && latest.sequence <= this.view.ledger) return this.view
     const known = this.view?.farmIndex

@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { RpcClient, normalizeRpcError, isRetryable, backoffMs } from '../../src/chain/rpc.js'
+import { RpcClient, normalizeRpcError, isRetryable, backoffMs, latestLedger } from '../../src/chain/rpc.js'
 import { PoolError, ErrorCode } from '../../src/errors.js'
 import { createMetrics } from '../../src/metrics/metrics.js'
 
@@ -242,5 +242,63 @@ describe('backoffMs', () => {
     expect(backoffMs(3, 100, 2000, () => 0.999)).toBe(799)
     expect(backoffMs(10, 100, 2000, () => 0.999)).toBe(1998)
     expect(backoffMs(5, 100, 2000, () => 0)).toBe(0)
+  })
+})
+
+// Regression (review finding 2, "silent total loss"): an RPC older than v25
+// leaves closeTime out of getLatestLedger; Number(undefined) = NaN made every
+// deadline comparison false. latestLedger() falls back or throws, never NaN.
+describe('latestLedger: close time never NaN', () => {
+  type Answers = Record<string, (params: Record<string, unknown>) => unknown>
+  let answers: Answers = {}
+  const calls: string[] = []
+  let fake: Server
+  let fakeUrl = ''
+
+  beforeAll(async () => {
+    fake = createServer((req, res) => {
+      const chunks: Buffer[] = []
+      req.on('data', (c: Buffer) => chunks.push(c))
+      req.on('end', () => {
+        const { method, params } = JSON.parse(Buffer.concat(chunks).toString()) as { method: string; params: Record<string, unknown> }
+        calls.push(method)
+        const f = answers[method]
+        const body = f ? { jsonrpc: '2.0', id: 1, result: f(params) } : { jsonrpc: '2.0', id: 1, error: { code: -32601, message: `method not found: ${method}` } }
+        res.writeHead(200, { 'content-type': 'application/json' })
+        res.end(JSON.stringify(body))
+      })
+    })
+    await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r))
+    fakeUrl = `http://127.0.0.1:${(fake.address() as AddressInfo).port}/`
+  })
+  afterAll(async () => {
+    fake.closeAllConnections()
+    await new Promise<void>((r) => fake.close(() => r()))
+  })
+  const rpc = () => new RpcClient(fakeUrl, { timeoutMs: 300, retriesMax: 0 })
+  const v24 = { getLatestLedger: () => ({ id: 'ab', sequence: 100, protocolVersion: 22 }) }
+
+  it('takes closeTime from getLatestLedger when present (v25+)', async () => {
+    answers = { getLatestLedger: () => ({ id: 'ab', sequence: 100, protocolVersion: 23, closeTime: '1700000500' }) }
+    expect(await latestLedger(rpc())).toEqual({ sequence: 100, closeTime: 1_700_000_500 })
+  })
+
+  it('without closeTime, takes the close time of that ledger from getLedgers', async () => {
+    answers = { ...v24, getLedgers: (p) => ({ ledgers: [{ sequence: p.startLedger, ledgerCloseTime: '1700000400' }], latestLedger: 100, latestLedgerCloseTime: 1_700_000_400 }) }
+    expect(await latestLedger(rpc())).toEqual({ sequence: 100, closeTime: 1_700_000_400 })
+  })
+
+  it('without closeTime and getLedgers, takes latestLedgerCloseTime of a getTransaction answer', async () => {
+    answers = { ...v24, getTransaction: () => ({ status: 'NOT_FOUND', latestLedger: 101, latestLedgerCloseTime: '1700000405', oldestLedger: 1, oldestLedgerCloseTime: '1699990000' }) }
+    expect(await latestLedger(rpc())).toEqual({ sequence: 101, closeTime: 1_700_000_405 })
+  })
+
+  it('throws a clear RPC_RESPONSE_INVALID when no answer has a close time', async () => {
+    answers = { ...v24, getTransaction: () => ({ status: 'NOT_FOUND', latestLedger: 100 }) }
+    const err = await failure(latestLedger(rpc()))
+    expect(err.code).toBe(ErrorCode.RPC_RESPONSE_INVALID)
+    expect(err.message).toMatch(/no close time/)
+    answers = { getLatestLedger: () => ({ id: 'ab', sequence: 100, protocolVersion: 22, closeTime: 'soon' }) }
+    expect((await failure(latestLedger(rpc()))).message).toMatch(/no close time/)
   })
 })
