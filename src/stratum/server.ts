@@ -42,6 +42,10 @@ export interface StratumDeps {
 const LINES_PER_TURN = 64
 /** Unread bytes buffered per session before its socket is paused. */
 const READ_PAUSE_BYTES = 16 * 1024
+/** On close(), how long sessions' shares still in the verifier are waited for before sockets are destroyed. */
+const CLOSE_SETTLE_MS_MAX = 2000
+/** Then how long peers get to close after their socket is ended, before it is destroyed. */
+const CLOSE_FLUSH_MS_MAX = 250
 /** Banned IPs remembered at most (the oldest ban is forgotten first). */
 const BANS_MAX = 100_000
 
@@ -56,6 +60,10 @@ export class StratumServer {
   private timer: NodeJS.Timeout | undefined
   private seq = 0
   private connected = 0
+  /** close() was called: no further line is handled. */
+  private stopping = false
+  /** Closed sessions whose shares are still in the verifier (close() waits for them too). */
+  private readonly settling = new Set<Session>()
 
   constructor(private readonly o: StratumOptions, deps: StratumDeps) {
     this.m = deps.metrics ?? defaultMetrics()
@@ -137,6 +145,7 @@ export class StratumServer {
     const s = new Session(++this.seq, sock, ip, nowMs, this.o.stratumLineBytesMax, this.o.difficultyStart, this.log)
     this.stratifier.sessions.add(s)
     sock.on('data', (chunk: Buffer) => {
+      if (s.closing || this.stopping) return // never handled: do not buffer it
       s.framer.push(chunk)
       this.pump(s)
     })
@@ -156,6 +165,7 @@ export class StratumServer {
     if (n <= 0) this.perIp.delete(s.ip)
     else this.perIp.set(s.ip, n)
     this.stratifier.detach(s)
+    if (s.pending.length > 0) this.settling.add(s)
   }
 
   /**
@@ -164,7 +174,7 @@ export class StratumServer {
    * written. Stops at a deferred line, a full write buffer or LINES_PER_TURN.
    */
   private pump(s: Session): void {
-    if (s.busy || s.closing) return
+    if (s.busy || s.closing || this.stopping) return
     const sock = s.socket
     let handled = 0
     sock.cork() // responses of one turn leave in one write
@@ -238,6 +248,7 @@ export class StratumServer {
   private fatal(s: Session, message: string): void {
     this.m.protocolErrorsTotal.labels(String(RpcCode.parse)).inc()
     s.closing = true
+    s.dropPending = true
     s.socket.end(encodeError(null, RpcCode.parse, message))
     // A peer that never reads must not keep the socket half-open: the stall timer or this ends it.
     setTimeout(() => s.socket.destroy(), 1000).unref()
@@ -259,6 +270,7 @@ export class StratumServer {
       this.bans.set(s.ip, this.now() + this.o.banSeconds * 1000)
     }
     s.closing = true
+    s.dropPending = true
     s.socket.end()
     setTimeout(() => s.socket.destroy(), 1000).unref()
   }
@@ -305,11 +317,35 @@ export class StratumServer {
     return n
   }
 
-  /** Stops listening and closes every session. */
+  /**
+   * Stops listening and closes every session after its shares in the verifier are
+   * judged, credited and answered (PROTOCOL.md: "closes sessions after flushing
+   * their shares"), waiting at most CLOSE_SETTLE_MS_MAX.
+   */
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer)
+    this.stopping = true // no further line is handled; received bytes are dropped
+    const stopped = Promise.all(this.servers.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve()))))
+    const settleBy = Date.now() + CLOSE_SETTLE_MS_MAX
+    while (this.unsettled() && Date.now() < settleBy) await sleep(10)
+    // end() rather than destroy(): the answers just written still leave. Reading
+    // resumes (bytes are dropped) so the peer's FIN is seen and 'close' follows.
+    for (const s of this.stratifier.sessions) {
+      s.closing = true
+      s.socket.end()
+      if (s.paused) s.socket.resume()
+    }
+    const flushBy = Date.now() + CLOSE_FLUSH_MS_MAX
+    while (this.stratifier.sessions.size > 0 && Date.now() < flushBy) await sleep(10)
     for (const s of this.stratifier.sessions) s.socket.destroy()
-    await Promise.all(this.servers.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve()))))
+    await stopped
+  }
+
+  private unsettled(): boolean {
+    for (const s of this.settling) if (s.pending.length === 0) this.settling.delete(s)
+    if (this.settling.size > 0) return true
+    for (const s of this.stratifier.sessions) if (s.pending.length > 0) return true
+    return false
   }
 }
 
@@ -322,4 +358,8 @@ function bind(srv: net.Server, port: number, host: string): Promise<number> {
       resolve(typeof a === 'object' && a ? a.port : port)
     })
   })
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
 }

@@ -35,7 +35,6 @@ export interface HeldJob {
 export interface SessionCarry {
   jobs: Map<string, HeldJob>
   seen: Map<Work, Set<string>>
-  seenNonces: number
   difficulty: number
 }
 
@@ -108,6 +107,12 @@ export class Session {
   /** ms since which the socket has not drained; 0 = drained. */
   stallSinceMs = 0
   closing = false
+  /**
+   * Closed for a ban or a fatal protocol error: shares still in the verifier are
+   * dropped (later lines would never have been read). Any other close (the client
+   * left, idle, write stall, shutdown) still judges and credits them.
+   */
+  dropPending = false
   private logger: Logger | undefined
 
   constructor(
@@ -176,14 +181,20 @@ export class Session {
     this.seenNonces = 0
   }
 
-  /** Drops jobs and duplicate sets whose work is stale (block over or worked): they can only answer 21 anyway. */
+  /**
+   * Drops jobs and duplicate sets whose work is stale (block over or worked): they
+   * can only answer 21 anyway. Recounts `seenNonces` (shares still in the verifier
+   * when a session was parked were remembered after its carry was taken).
+   */
   pruneStale(): void {
     for (const [id, h] of this.jobs) if (h.job.work.stale) this.jobs.delete(id)
+    if (this.current?.job.work.stale) this.current = undefined
+    let n = 0
     for (const [w, set] of this.seen) {
-      if (!w.stale) continue
-      this.seenNonces -= set.size
-      this.seen.delete(w)
+      if (w.stale) this.seen.delete(w)
+      else n += set.size
     }
+    this.seenNonces = n
   }
 }
 

@@ -134,8 +134,7 @@ export class Stratifier {
         s.extranonce1 = resumed.extranonce1
         s.jobs = resumed.carry.jobs
         s.seen = resumed.carry.seen
-        s.seenNonces = resumed.carry.seenNonces
-        s.pruneStale() // the block may have ended while it was parked
+        s.pruneStale() // the block may have ended while it was parked; counts seenNonces
         s.difficulty = resumed.carry.difficulty
       } else {
         const e1 = this.extranonce.allocate()
@@ -248,8 +247,10 @@ export class Stratifier {
     if (many) this.io.cork(s)
     for (let i = 0; i < n; i++) {
       const slot = q[i]!
-      // A ban or fatal error closed the session: later lines would never have been read.
-      if (s.closing) break
+      // A ban or fatal error closed the session: later lines would never have been
+      // read, so their shares are dropped. A session closed otherwise (client gone,
+      // shutdown) still has its shares judged and credited; only writes are skipped.
+      if (s.dropPending) break
       if (!slot.hash) {
         s.log.error({ err: slot.err }, 'share verification failed')
         this.judged(s, slot.id, 'internal')
@@ -463,7 +464,7 @@ export class Stratifier {
     if (this.sessions.delete(s) && s.authorized) this.m.sessionsAuthorized.dec()
     if (s.subscribed && s.sessionId !== undefined) {
       s.pruneStale()
-      this.extranonce.park(s.sessionId, s.extranonce1, { jobs: s.jobs, seen: s.seen, seenNonces: s.seenNonces, difficulty: s.difficulty }, this.now())
+      this.extranonce.park(s.sessionId, s.extranonce1, { jobs: s.jobs, seen: s.seen, difficulty: s.difficulty }, this.now())
     }
   }
 }

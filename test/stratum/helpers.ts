@@ -163,13 +163,16 @@ export const PAYOUT = StrKey.encodeEd25519PublicKey(Buffer.alloc(32, 7))
 
 export class StubVerifier implements ShareVerifier {
   busy = false
+  /** Answers after this many ms (0: on the next microtask). */
+  delayMs = 0
   verify(template: Uint8Array, nonceHex: string, done: (h: Uint8Array | undefined) => void): boolean {
     if (this.busy) return false
     const pre = Buffer.from(template)
     pre.write(nonceHex, 4, 8, 'hex')
     const h = keccak256(pre)
     // Never synchronously: the ShareVerifier contract.
-    queueMicrotask(() => done(h))
+    if (this.delayMs > 0) setTimeout(() => done(h), this.delayMs)
+    else queueMicrotask(() => done(h))
     return true
   }
 }

@@ -1,0 +1,57 @@
+// Shares still in the verifier when a session ends: credited unless the session
+// was closed for a ban or a fatal error; on graceful shutdown also answered.
+import { describe, it, expect } from 'vitest'
+import { startServer, Raw, login, findNonce, blockEvent, farmerAddress, PAYOUT, StubVerifier } from './helpers.js'
+
+const farmer = farmerAddress()
+
+async function slowServer(delayMs: number) {
+  const stub = new StubVerifier()
+  stub.delayMs = delayMs
+  const s = await startServer({}, { verifier: stub })
+  s.server.onBlock(blockEvent(9))
+  s.server.onPlanted({ index: 9, farmers: [farmer] })
+  const c = await Raw.connect(s.port)
+  const { e1 } = await login(c, PAYOUT, 'd=1')
+  const n = await c.nextNotify()
+  return { s, c, e1, n, jobId: n.params![0] as string }
+}
+
+const submit = (id: unknown, params: unknown[]) => JSON.stringify({ id, method: 'mining.submit', params }) + '\n'
+
+describe('shares in flight when a session closes', () => {
+  it('issue 4: a client that disconnects with shares in the verifier still gets them credited', async () => {
+    const { s, c, e1, n, jobId } = await slowServer(200)
+    try {
+      c.send(submit(1, [PAYOUT, jobId, findNonce(n, e1, 1, 0)]) + submit(2, [PAYOUT, jobId, findNonce(n, e1, 1, 100)]))
+      await new Promise((r) => setTimeout(r, 50))
+      c.close()
+      await new Promise((r) => setTimeout(r, 400))
+      expect(s.sink.shares).toHaveLength(2)
+    } finally {
+      await s.close()
+    }
+  })
+
+  it('issue 4: close() answers and credits the shares in the verifier before closing the sockets', async () => {
+    const { s, c, e1, n, jobId } = await slowServer(300)
+    c.send(submit(1, [PAYOUT, jobId, findNonce(n, e1, 1, 0)]) + submit(2, [PAYOUT, jobId, findNonce(n, e1, 1, 100)]))
+    await new Promise((r) => setTimeout(r, 50))
+    const t = Date.now()
+    await s.close()
+    expect(Date.now() - t).toBeLessThan(2500)
+    await c.untilClosed()
+    expect(c.lines.filter((l) => l.id === 1 || l.id === 2).map((l) => l.result)).toEqual([true, true])
+    expect(s.sink.shares).toHaveLength(2)
+  })
+
+  it('issue 4: close() does not wait past its bound for a verifier that never answers', async () => {
+    const { s, c, e1, n, jobId } = await slowServer(60_000)
+    c.send(submit(1, [PAYOUT, jobId, findNonce(n, e1, 1, 0)]))
+    await new Promise((r) => setTimeout(r, 50))
+    const t = Date.now()
+    await s.close()
+    expect(Date.now() - t).toBeLessThan(3000)
+    await c.untilClosed()
+  })
+})
