@@ -64,11 +64,14 @@ export class StratumServer {
   private stopping = false
   /** Closed sessions whose shares are still in the verifier (close() waits for them too). */
   private readonly settling = new Set<Session>()
+  /** Unhandled bytes per session before its socket is paused (above any partial line). */
+  private readonly readPauseBytes: number
 
   constructor(private readonly o: StratumOptions, deps: StratumDeps) {
     this.m = deps.metrics ?? defaultMetrics()
     this.log = (deps.logger ?? silentLogger()).child({ part: 'stratum' })
     this.now = deps.now ?? Date.now
+    this.readPauseBytes = Math.max(READ_PAUSE_BYTES, o.stratumLineBytesMax)
     const io = {
       send: (s: Session, line: string) => this.write(s, line),
       ban: (s: Session) => this.ban(s),
@@ -174,7 +177,11 @@ export class StratumServer {
    * written. Stops at a deferred line, a full write buffer or LINES_PER_TURN.
    */
   private pump(s: Session): void {
-    if (s.busy || s.closing || this.stopping) return
+    if (s.closing || this.stopping) return
+    if (s.busy) {
+      this.flowControl(s) // bytes keep arriving behind the deferred line
+      return
+    }
     const sock = s.socket
     let handled = 0
     sock.cork() // responses of one turn leave in one write
@@ -233,9 +240,14 @@ export class StratumServer {
     this.flowControl(s)
   }
 
-  /** Pauses reading while lines pile up unhandled or the client does not read; resumes otherwise. */
+  /**
+   * Pauses reading while unhandled bytes pile up (busy or not: a flood of short
+   * lines outruns LINES_PER_TURN) or the client does not read; resumes otherwise.
+   * Never paused on a lone partial line (at most lineBytesMax): something always
+   * wakes pump() while complete lines are buffered (resume, drain, setImmediate).
+   */
   private flowControl(s: Session): void {
-    const hold = s.socket.writableNeedDrain || (s.busy && s.framer.bufferedBytes > READ_PAUSE_BYTES)
+    const hold = s.socket.writableNeedDrain || s.framer.bufferedBytes > this.readPauseBytes
     if (hold && !s.paused) {
       s.paused = true
       s.socket.pause()

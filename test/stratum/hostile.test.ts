@@ -102,6 +102,47 @@ describe('hostile input', () => {
     })
   })
 
+  it('issue 5: a flood of short lines from a client that reads is paused, not buffered without bound', async () => {
+    await withServer({}, async (s) => {
+      const c = net.connect({ port: s.port, host: '127.0.0.1' })
+      c.on('error', () => {})
+      await new Promise<void>((r) => c.once('connect', () => r()))
+      await new Promise((r) => setTimeout(r, 20))
+      const sess = [...s.server.stratifier.sessions].at(-1)!
+      let max = 0
+      const push = sess.framer.push.bind(sess.framer)
+      sess.framer.push = (chunk: Buffer) => {
+        push(chunk)
+        max = Math.max(max, sess.framer.bufferedBytes)
+      }
+      let answered = 0
+      c.on('data', (d: Buffer) => {
+        for (const b of d) if (b === 0x0a) answered++
+      })
+      const lines = 300_000
+      c.write('{}\n'.repeat(lines))
+      const t = Date.now()
+      while (answered < lines && Date.now() - t < 20_000) await new Promise((r) => setTimeout(r, 20))
+      expect(answered).toBe(lines)
+      expect(max).toBeLessThan(160 * 1024)
+      c.destroy()
+    })
+  })
+
+  it('issue 5: bytes after a fatal error are not buffered', async () => {
+    await withServer({}, async (s) => {
+      const c = await Raw.connect(s.port)
+      await new Promise((r) => setTimeout(r, 20))
+      const sess = [...s.server.stratifier.sessions].at(-1)!
+      c.send('not json\n')
+      await c.until((ls) => ls.length >= 1)
+      for (let i = 0; i < 16; i++) c.sock.write('x'.repeat(64 * 1024) + '\n')
+      await new Promise((r) => setTimeout(r, 100))
+      expect(sess.framer.bufferedBytes).toBeLessThan(64 * 1024)
+      c.close()
+    })
+  })
+
   it('a client that never reads is paused, then dropped after the write stall; others keep their latency', async () => {
     await withServer({ writeStallSeconds: 1 }, async (s) => {
       const other = await Raw.connect(s.port)
