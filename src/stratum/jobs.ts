@@ -19,7 +19,9 @@ export interface Work {
 }
 
 export interface Job {
+  /** `seq` in hex: ids only grow, so a session knows which ids it cannot have been sent. */
   id: string
+  seq: number
   work: Work
   lines: [string | undefined, string | undefined]
 }
@@ -93,7 +95,8 @@ export class JobBook {
       this.works.set(farmer, w)
     }
     if (w.stale) return undefined
-    const job: Job = { id: (++this.seq).toString(16), work: w, lines: [undefined, undefined] }
+    const seq = ++this.seq
+    const job: Job = { id: seq.toString(16), seq, work: w, lines: [undefined, undefined] }
     this.current.set(farmer, job)
     return job
   }

@@ -90,6 +90,8 @@ export const SHARE_OUTCOMES = {
   unauthorized: { code: 24, message: 'Unauthorized worker', metric: 'unauthorized' },
   malformedNonce: { code: 20, message: 'Malformed nonce', metric: 'malformed' },
   jobNotFound: { code: 21, message: 'Job not found', metric: 'stale' },
+  /** A job id this session was never sent (made up): 21 like a stale job, but invalid work. */
+  jobUnknown: { code: 21, message: 'Job not found', metric: 'unknown_job' },
   duplicate: { code: 22, message: 'Duplicate share', metric: 'duplicate' },
   lowDifficulty: { code: 23, message: 'Low difficulty share', metric: 'low_difficulty' },
   busy: { code: 20, message: 'Other: pool busy, retry', metric: 'busy' },
@@ -102,7 +104,7 @@ export type ShareOutcome = keyof typeof SHARE_OUTCOMES
 
 /** Outcomes that count as invalid work toward an invalid-share ban (stale and busy are the pool's doing). */
 export function countsAsInvalid(o: ShareOutcome): boolean {
-  return o === 'malformedNonce' || o === 'duplicate' || o === 'lowDifficulty' || o === 'unauthorized' || o === 'notSubscribed'
+  return o === 'malformedNonce' || o === 'jobUnknown' || o === 'duplicate' || o === 'lowDifficulty' || o === 'unauthorized' || o === 'notSubscribed'
 }
 
 /** Outcomes that count toward the ban ratio at all (the pool refusing to judge does not). */

@@ -8,6 +8,8 @@ import { vardiffStart, type VardiffState } from './vardiff.js'
 import { decodeStrKey, VersionByte } from '../kale/index.js'
 import { WORKER_RE, type RequestId } from './protocol.js'
 
+/** The form of every job id (JobBook: a counter from 1 in lower-case hex, below 2^52). */
+const JOB_ID_RE = /^[1-9a-f][0-9a-f]{0,12}$/
 /** Jobs one session remembers; older ones answer "Job not found". */
 export const SESSION_JOBS_MAX = 8
 /**
@@ -35,6 +37,7 @@ export interface HeldJob {
 export interface SessionCarry {
   jobs: Map<string, HeldJob>
   seen: Map<Work, Set<string>>
+  lastJobSeq: number
   difficulty: number
 }
 
@@ -79,6 +82,8 @@ export class Session {
   announced = 0
   vardiff: VardiffState
   jobs = new Map<string, HeldJob>()
+  /** Highest job seq sent to this session: a job id above it was never sent (a made-up id). */
+  lastJobSeq = 0
   /** The job sent last (undefined before the first of a block). */
   current: HeldJob | undefined
   /** Judged nonces per work of the open block (duplicate detection across job ids). */
@@ -150,6 +155,7 @@ export class Session {
     const held = keep ? had : { job, difficulty: this.difficulty, target, seen: this.seenOf(job.work) }
     this.jobs.set(job.id, held)
     this.current = held
+    if (job.seq > this.lastJobSeq) this.lastJobSeq = job.seq
     while (this.jobs.size > SESSION_JOBS_MAX) {
       const oldest = this.jobs.keys().next()
       if (oldest.done) break
@@ -171,6 +177,17 @@ export class Session {
     const before = held.seen.size
     held.seen.add(key)
     this.seenNonces += held.seen.size - before
+  }
+
+  /**
+   * Whether `jobId` (not held any more) was sent to this session, as far as ids
+   * tell: job ids are growing hex counters, so an id above the last one sent, or
+   * not in their form, never was. Stale-but-sent ids are the pool's doing (neutral);
+   * made-up ones count as invalid shares.
+   */
+  mayHaveSent(jobId: string): boolean {
+    if (!JOB_ID_RE.test(jobId)) return false
+    return parseInt(jobId, 16) <= this.lastJobSeq
   }
 
   /** A new block: every job held is of an older block, hence stale (cheaper than `pruneStale`). */

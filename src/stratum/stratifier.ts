@@ -134,6 +134,7 @@ export class Stratifier {
         s.extranonce1 = resumed.extranonce1
         s.jobs = resumed.carry.jobs
         s.seen = resumed.carry.seen
+        s.lastJobSeq = resumed.carry.lastJobSeq
         s.pruneStale() // the block may have ended while it was parked; counts seenNonces
         s.difficulty = resumed.carry.difficulty
       } else {
@@ -282,7 +283,8 @@ export class Stratifier {
     if (!worker) return 'unauthorized'
     if (!NONCE_HEX_RE.test(nonceHex) || nonceHex.slice(0, s.extranonce1Hex.length).toLowerCase() !== s.extranonce1Hex) return 'malformedNonce'
     const held = s.jobs.get(jobId)
-    if (!held || held.job.work.stale) return 'jobNotFound'
+    if (held === undefined) return s.mayHaveSent(jobId) ? 'jobNotFound' : 'jobUnknown'
+    if (held.job.work.stale) return 'jobNotFound'
     const key = nonceHex.toLowerCase()
     if (held.seen.has(key)) return 'duplicate'
     // Bounded duplicate memory: forgetting nonces (or re-sending the work under a
@@ -464,7 +466,7 @@ export class Stratifier {
     if (this.sessions.delete(s) && s.authorized) this.m.sessionsAuthorized.dec()
     if (s.subscribed && s.sessionId !== undefined) {
       s.pruneStale()
-      this.extranonce.park(s.sessionId, s.extranonce1, { jobs: s.jobs, seen: s.seen, difficulty: s.difficulty }, this.now())
+      this.extranonce.park(s.sessionId, s.extranonce1, { jobs: s.jobs, seen: s.seen, lastJobSeq: s.lastJobSeq, difficulty: s.difficulty }, this.now())
     }
   }
 }

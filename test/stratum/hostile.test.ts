@@ -211,6 +211,31 @@ describe('hostile input', () => {
     })
   })
 
+  it('issue 6: made-up job ids count as invalid shares (ban); stale job ids it was sent stay neutral', async () => {
+    await withServer({ banSharesMin: 10, banInvalidPercent: 50, banSeconds: 0 }, async (s) => {
+      const c = await Raw.connect(s.port)
+      const { e1 } = await login(c, PAYOUT)
+      const n = await c.nextNotify()
+      const job = n.params![0] as string
+      expect((await c.call('ok', 'mining.submit', [PAYOUT, job, findNonce(n, e1, 1)])).result).toBe(true)
+      // Block over: the job it was sent is stale; 20 submits of it are 21 and neutral.
+      s.server.onBlock(blockEvent(10))
+      for (let i = 0; i < 20; i++) expect((await c.call(`st${i}`, 'mining.submit', [PAYOUT, job, findNonce(n, e1, 1, 10 + i)])).error!.code).toBe(21)
+      expect(c.closed).toBe(false)
+      s.server.onPlanted({ index: 10, farmers: [farmer] })
+      const n2 = await c.nextNotify(1)
+      const next = (parseInt(n2.params![0] as string, 16) + 1).toString(16)
+      // Ids never sent: above the last one, or not an id at all.
+      for (const [i, id] of [next, 'ffffffff', 'zz', '0', n2.params![0] + ' '].entries()) {
+        const r = await c.call(`u${i}`, 'mining.submit', [PAYOUT, id, findNonce(n2, e1, 1, 100 + i)])
+        expect(r.error).toEqual({ code: 21, message: 'Job not found' })
+      }
+      for (let i = 0; i < 20 && !c.closed; i++) c.send({ id: `x${i}`, method: 'mining.submit', params: [PAYOUT, 'ffff' + i, findNonce(n2, e1, 1, 200 + i)] })
+      await c.untilClosed()
+      expect((await s.metrics.bansTotal.get()).values[0]!.value).toBe(1)
+    })
+  })
+
   it('closes a session without a valid share for SESSION_IDLE_SECONDS', async () => {
     await withServer({ sessionIdleSeconds: 1 }, async (s) => {
       const c = await Raw.connect(s.port)
