@@ -375,7 +375,10 @@ export class Stratifier {
       this.io.send(s, encodeNotification('mining.set_difficulty', [s.difficulty]))
       s.announced = s.difficulty
     }
-    const clean = s.jobBlock !== job.work.index
+    // false promises the jobs held stay valid (PROTOCOL.md): not so once the last
+    // one's work is void (its farmer was worked and the session moved).
+    const prev = s.current
+    const clean = s.jobBlock !== job.work.index || prev === undefined || prev.job.work.stale
     s.jobBlock = job.work.index
     s.farmer = job.work.farmer
     s.hold(job, this.target(s.difficulty))

@@ -152,10 +152,16 @@ describe('shares', () => {
     srv.server.markWorked(101, worked)
     const n3 = await c.nextNotify(2)
     expect(n3.params![4]).not.toBe(worked)
-    expect(n3.params![5]).toBe(false)
+    // issue 7: the job it held is void, so cleanJobs is true (false promised it stays valid).
+    expect(n3.params![5]).toBe(true)
     const nonce2 = findNonce(n2, e1, 1, 20)
     expect((await c.call(2, 'mining.submit', [PAYOUT, n2.params![0], nonce2])).error!.code).toBe(21)
     expect((await c.call(3, 'mining.submit', [PAYOUT, n3.params![0], findNonce(n3, e1, 1, 30)])).result).toBe(true)
+    // The same work re-issued at a new difficulty: older jobs stay valid, cleanJobs false.
+    await c.call(4, 'mining.suggest_difficulty', [2])
+    const n4 = await c.nextNotify(3)
+    expect(n4.params![4]).toBe(n3.params![4])
+    expect(n4.params![5]).toBe(false)
     c.close()
   })
 
