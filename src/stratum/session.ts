@@ -227,14 +227,15 @@ export function parseUsername(username: string): Worker | undefined {
 
 export type PasswordOptions = { difficulty?: number } | { error: string }
 
-/** `password` = comma-separated options; `d=<difficulty>` fixes the difficulty. Unknown options are ignored. */
+/** `password` = comma-separated options; `d=<difficulty>` fixes the difficulty (unclamped). Unknown options are ignored. */
 export function parsePassword(password: unknown): PasswordOptions {
   if (typeof password !== 'string') return {}
   for (const part of password.split(',', 16)) {
     const p = part.trim()
     if (!p.startsWith('d=')) continue
     const d = Number(p.slice(2))
-    if (!Number.isFinite(d) || d < 1 || p.length === 2) return { error: 'Invalid params: d= must be a number >= 1' }
+    // Any positive number: PROTOCOL.md clamps it to the pool's bounds (the caller does).
+    if (!Number.isFinite(d) || d <= 0 || p.length === 2) return { error: 'Invalid params: d= must be a positive number' }
     return { difficulty: d }
   }
   return {}

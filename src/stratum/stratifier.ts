@@ -417,13 +417,11 @@ export class Stratifier {
     this.rebalance()
   }
 
+  /** After authorize: set_difficulty always (PROTOCOL.md), then a job if a farmer is eligible. */
   private assignOne(s: Session): void {
-    if (this.planted.size === 0) {
-      if (s.announced !== s.difficulty) {
-        this.io.send(s, encodeNotification('mining.set_difficulty', [s.difficulty]))
-        s.announced = s.difficulty
-      }
-      return
+    if (s.announced !== s.difficulty) {
+      this.io.send(s, encodeNotification('mining.set_difficulty', [s.difficulty]))
+      s.announced = s.difficulty
     }
     this.rebalance()
   }

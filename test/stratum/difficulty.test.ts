@@ -26,3 +26,40 @@ describe('suggest_difficulty floor', () => {
     }
   })
 })
+
+describe('authorize', () => {
+  it('issue 8: d= below the pool minimum is clamped to it, not rejected', async () => {
+    const s = await startServer({ difficultyMin: 16, difficultyStart: 64 })
+    try {
+      s.server.onBlock(blockEvent(9))
+      s.server.onPlanted({ index: 9, farmers: [farmer] })
+      const c = await Raw.connect(s.port)
+      await login(c, PAYOUT, 'd=0.5')
+      await c.nextNotify()
+      expect(c.notifications('mining.set_difficulty').map((l) => l.params)).toEqual([[16]])
+      c.close()
+    } finally {
+      await s.close()
+    }
+  })
+
+  it('issue 8: authorize is followed by set_difficulty also when every planted farmer is worked', async () => {
+    const s = await startServer({ difficultyStart: 8 })
+    try {
+      s.server.onBlock(blockEvent(9))
+      s.server.onPlanted({ index: 9, farmers: [farmer] })
+      const first = await Raw.connect(s.port)
+      await login(first, PAYOUT)
+      await first.nextNotify() // creates the work, so it can be marked worked
+      s.server.markWorked(9, farmer)
+      const c = await Raw.connect(s.port)
+      await login(c, PAYOUT)
+      await c.until((ls) => ls.some((l) => l.method === 'mining.set_difficulty'), 2000)
+      expect(c.notifications('mining.set_difficulty').map((l) => l.params)).toEqual([[8]])
+      expect(c.notifications('mining.notify')).toHaveLength(0)
+      for (const x of [first, c]) x.close()
+    } finally {
+      await s.close()
+    }
+  })
+})
