@@ -3,12 +3,18 @@
 // by hash. Signing happens before anything is sent, so the ledger can commit the
 // exact hash first (ledger/payouts.ts). A signed envelope is safe to resend: the
 // network applies one hash at most once.
+//
+// With a Submitter, payments go through the lane of their source account
+// (payInLane): they serialize with that farmer's plant/work/harvest and share
+// its cached sequence number. Sent beside the lane, a pending payout made the
+// farmer's work TRY_AGAIN_LATER / txBadSeq inside its work window.
 import { Account, Asset, Operation, StrKey, TransactionBuilder } from '@stellar/stellar-sdk'
 import { PoolError, ErrorCode } from '../errors.js'
 import { readEntries, type RpcClient } from './rpc.js'
 import { signTx, type Signer } from './signer.js'
 import { splitAsset } from './network.js'
 import { accountKey, decodeTrustlineBalance, keyId, trustlineKey } from './contract.js'
+import type { Submitter } from './submitter.js'
 
 /** Stellar allows 100 operations per transaction. */
 export const PAYMENTS_PER_TX_MAX = 100
@@ -43,6 +49,14 @@ export type Lookup =
   /** close times (unix s) of the newest ledger and of the oldest the RPC still holds */
   | { status: 'not-found'; latestCloseTime: number; oldestCloseTime: number }
 
+/** How a payment sent through the submitter's lane ended. */
+export interface LanePayResult {
+  status: 'success' | 'failed'
+  /** the last hash signed (null when nothing was signed) */
+  hash: string | null
+  reason?: string
+}
+
 export interface PaymentsOptions {
   rpc: RpcClient
   networkPassphrase: string
@@ -51,6 +65,8 @@ export interface PaymentsOptions {
   /** The farmer accounts' signers (secrets stay in the chain module). */
   signerOf: (publicKey: string) => Signer | undefined | Promise<Signer | undefined>
   feePerOpStroops?: number
+  /** the chain's submitter: payments then go through their source's lane (payInLane) */
+  submitter?: Submitter | undefined
   /** wall clock, unix ms (tests) */
   now?: () => number
 }
@@ -122,6 +138,47 @@ export class KalePayments {
     const tx = builder.build()
     signTx(tx, signer)
     return { source, hash: Buffer.from(tx.hash()).toString('hex'), envelopeXdr: tx.toEnvelope().toXDR('base64'), maxTime }
+  }
+
+  /** True when a submitter lane is present and this source has a transaction queued or in flight there. */
+  busy(source: string): boolean {
+    return this.o.submitter !== undefined && !this.o.submitter.idle(source)
+  }
+
+  /** The lane reloads its sequence number (a payout envelope was resent beside it). */
+  invalidate(source: string): void {
+    this.o.submitter?.invalidate(source)
+  }
+
+  /** Whether payInLane can be used (a submitter was given). */
+  get lanes(): boolean {
+    return this.o.submitter !== undefined
+  }
+
+  /**
+   * Pays through the submitter's lane of `source`: the submitter builds the
+   * transaction with the lane's sequence number and calls `record` with every
+   * signed envelope right before sending it (record may throw: nothing is sent);
+   * `earlierMayApply` says whether an envelope recorded before might still apply.
+   * Time bound from the wall clock, as build() (the network and the devnet check it).
+   */
+  async payInLane(source: string, payments: readonly Payment[], validSeconds: number, record: (p: SignedPayment, earlierMayApply: boolean) => Promise<void>): Promise<LanePayResult> {
+    const submitter = this.o.submitter
+    if (!submitter) throw new PoolError(ErrorCode.INTERNAL, 'payInLane needs a submitter')
+    if (payments.length === 0 || payments.length > PAYMENTS_PER_TX_MAX) throw new PoolError(ErrorCode.ARGUMENT_INVALID, `a payment transaction holds 1..${PAYMENTS_PER_TX_MAX} payments`)
+    const signer = await this.o.signerOf(source)
+    if (!signer) throw new PoolError(ErrorCode.SECRET_UNAVAILABLE, `no signer for payout source ${source}`)
+    const classic = payments.map((p) => Operation.payment({ destination: p.destination, asset: this.asset, amount: stroopsToAmount(p.amountStroops) }))
+    const maxTime = Math.floor(this.now() / 1000) + validSeconds
+    const r = await submitter.submit({
+      source: signer,
+      op: 'payout',
+      classic,
+      maxTime,
+      onSend: (hash, _data, signed) => record({ source, hash, envelopeXdr: signed.envelopeXdr, maxTime: signed.maxTime }, signed.earlierMayApply),
+    })
+    if (r.status === 'success') return { status: 'success', hash: r.hash }
+    return { status: 'failed', hash: r.hash, reason: r.status === 'failed' ? r.reason : `contract error #${r.code}` }
   }
 
   /** Sends a signed envelope once (no retry here: the caller reconciles by hash). */

@@ -44,6 +44,8 @@ export interface TxRequest {
   classic?: xdr.Operation[]
   /** further signers of classic operations with another source */
   cosigners?: Signer[]
+  /** time bound (unix seconds) instead of the ledger time + TX_VALID_SECONDS (payouts: from the wall clock) */
+  maxTime?: number
   /** Called with the hash right before sending: record it, so a crash leaves it checkable. */
   onSend?: (hash: string, sorobanData: xdr.SorobanTransactionData | undefined, signed: SignedEnvelope) => Promise<void>
 }
@@ -52,8 +54,15 @@ export interface TxRequest {
 export interface SignedEnvelope {
   /** TransactionEnvelope, base64 */
   envelopeXdr: string
-  /** time bound (ledger time, unix seconds): it cannot apply after this */
+  /** time bound (unix seconds): it cannot apply after this */
   maxTime: number
+  /**
+   * An earlier envelope of this request was accepted (or its send's fate is
+   * unknown) and judged expired: it might still apply where the network checks
+   * time bounds differently (the devnet uses the wall clock). False when every
+   * earlier envelope was refused at send (txBadSeq, fee, TRY_AGAIN_LATER) or applied as failed.
+   */
+  earlierMayApply: boolean
 }
 
 export type TxResult =
@@ -252,7 +261,7 @@ export class Submitter {
   private async build(pk: string, lane: Lane, req: TxRequest): Promise<{ tx: Buffer; seq: bigint; maxTime: number; inclusionFee: number }> {
     const ops = req.invoke ? [req.invoke] : req.classic ?? []
     const inclusionFee = this.inclusionFee * Math.max(1, ops.length)
-    const maxTime = (await this.ledgerTime()) + TX_VALID_SECONDS
+    const maxTime = req.maxTime ?? (await this.ledgerTime()) + TX_VALID_SECONDS
     const seq = lane.seq! + 1n
     // As before with TransactionBuilder (whose fee option is per operation): the
     // classic total is inclusionFee × ops × ops; an invocation has one operation.
@@ -287,10 +296,11 @@ export class Submitter {
     let fees = 0n
     let lastHash: string | null = null
     let reason = 'no attempt'
+    let earlierMayApply = false
     for (let attempt = 0; attempt < ATTEMPTS_MAX; attempt++) {
       if (this.halted) return { status: 'failed', reason: 'submitter halted', hash: lastHash, feeStroops: fees }
       await this.ensureSeq(pk, lane)
-      const step = await this.withSlot(() => this.prepareAndSend(lane, req))
+      const step = await this.withSlot(() => this.prepareAndSend(lane, req, earlierMayApply))
       if (step.hash !== null) lastHash = step.hash
       if (step.kind === 'final') return { ...step.result, hash: lastHash, feeStroops: fees } as TxResult
       if (step.kind === 'retry') {
@@ -306,6 +316,7 @@ export class Submitter {
         lane.seq = undefined
         if (!st.expired) return { status: 'failed', reason: 'transaction outcome unknown', hash, feeStroops: fees }
         reason = 'transaction expired before it applied'
+        earlierMayApply = true
         continue
       }
       lane.seq = usedSeq
@@ -319,7 +330,7 @@ export class Submitter {
   }
 
   /** One attempt's build → simulate → sign → record → send (run inside a concurrency slot). */
-  private async prepareAndSend(lane: Lane, req: TxRequest): Promise<
+  private async prepareAndSend(lane: Lane, req: TxRequest, earlierMayApply: boolean): Promise<
     | { kind: 'final'; hash: string | null; result: { status: 'contract-error'; code: number } | { status: 'failed'; reason: string } }
     | { kind: 'retry'; hash: string | null; reason: string }
     | { kind: 'sent'; hash: string; tx: RawTx; maxTime: number }
@@ -346,7 +357,7 @@ export class Submitter {
     }
     const tx = signRawTx(this.networkId, txBytes, built.seq, [req.source, ...(req.cosigners ?? [])])
     const hash = tx.hash
-    await req.onSend?.(hash, sorobanData, { envelopeXdr: tx.envelope, maxTime })
+    await req.onSend?.(hash, sorobanData, { envelopeXdr: tx.envelope, maxTime, earlierMayApply })
     if (this.halted) return { kind: 'final', hash, result: { status: 'failed', reason: 'submitter halted' } }
     const sent = await this.send(tx, hash)
     if (sent.kind === 'retry') {

@@ -4,6 +4,7 @@ import { KalePayments } from '../chain/payments.js'
 import type { NetworkInfo } from '../chain/network.js'
 import { RpcClient } from '../chain/rpc.js'
 import type { Signer } from '../chain/signer.js'
+import type { Submitter } from '../chain/submitter.js'
 import { PoolError, ErrorCode } from '../errors.js'
 import { kaleToStroops } from '../kale/reward.js'
 import type { Logger } from '../log.js'
@@ -21,6 +22,13 @@ export interface PayoutRunnerOptions {
   rpcTimeoutMs: number
   rpcRetriesMax?: number
   onSkipped?: (address: string, reason: string) => void
+  /**
+   * The chain's submitter (createChain().submitter): payouts then go through the
+   * farmer account's lane, serialized with its plant/work/harvest and sharing its
+   * sequence number. Without it they are sent beside the lanes (a pending payout
+   * can then push that farmer's work out of its window).
+   */
+  submitter?: Submitter
   log?: Logger
   metrics?: Metrics
   /** passed through to Payouts (tests: short time bounds, hooks) */
@@ -45,7 +53,7 @@ export class PayoutRunner {
   constructor(private readonly o: PayoutRunnerOptions) {
     this.log = o.log ?? silentLogger()
     const rpc = new RpcClient(o.net.rpcUrl, { timeoutMs: o.rpcTimeoutMs, retriesMax: o.rpcRetriesMax ?? 2, metrics: o.metrics })
-    const chain = new KalePayments({ rpc, networkPassphrase: o.net.networkPassphrase, asset: o.net.asset, signerOf: o.signerFor })
+    const chain = new KalePayments({ rpc, networkPassphrase: o.net.networkPassphrase, asset: o.net.asset, signerOf: o.signerFor, submitter: o.submitter })
     this.payouts = new Payouts({
       ...o.tuning,
       sql: o.sql,

@@ -15,7 +15,8 @@
 // and re-queued. A pending payout's source account waits for it to settle.
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import type { Lookup, Payment, SendOutcome, SignedPayment, TrustStatus } from '../chain/payments.js'
+import type { LanePayResult, Lookup, Payment, SendOutcome, SignedPayment, TrustStatus } from '../chain/payments.js'
+import { PoolError, ErrorCode } from '../errors.js'
 import type { Logger } from '../log.js'
 import { silentLogger } from '../log.js'
 import { metrics as defaultMetrics, type Metrics } from '../metrics/metrics.js'
@@ -31,6 +32,17 @@ export interface PayoutChain {
   build(source: string, payments: readonly Payment[], validSeconds: number): Promise<SignedPayment>
   send(envelopeXdr: string): Promise<SendOutcome>
   lookup(hash: string): Promise<Lookup>
+  /** true: pay through the submitter's lane of the source (payInLane) instead of build/send */
+  readonly lanes?: boolean
+  /**
+   * Pays in the lane of `source` (serialized with its plant/work/harvest, sharing
+   * the cached sequence number); `record` runs before each send and may throw.
+   */
+  payInLane?(source: string, payments: readonly Payment[], validSeconds: number, record: (p: SignedPayment, earlierMayApply: boolean) => Promise<void>): Promise<LanePayResult>
+  /** forget the lane's cached sequence number of `source` */
+  invalidate?(source: string): void
+  /** the source has a transaction of its own queued or in flight */
+  busy?(source: string): boolean
 }
 
 export interface Due {
@@ -134,6 +146,7 @@ const SKIP_REASONS: Record<Exclude<TrustStatus, 'ok'>, string> = {
 
 interface PendingRow {
   id: bigint
+  source: string
   tx_hash: string
   envelope_xdr: string
   max_time: bigint
@@ -178,9 +191,13 @@ export class Payouts {
   /** Settles every pending payout it can; returns counts. */
   async reconcile(): Promise<PayoutRunSummary['reconciled']> {
     const out = { completed: 0, reversed: 0, pending: 0 }
-    const rows = await this.o.sql<PendingRow[]>`SELECT id, tx_hash, envelope_xdr, max_time FROM payouts WHERE status = 'pending' ORDER BY id`
+    const rows = await this.o.sql<PendingRow[]>`SELECT id, source, tx_hash, envelope_xdr, max_time FROM payouts WHERE status = 'pending' ORDER BY id`
     for (const r of rows) {
-      const s = await this.settle(r.id, r.tx_hash, r.envelope_xdr, Number(r.max_time), true)
+      // A resend beside a busy lane would compete with that farmer's own transaction.
+      const resend = !(this.o.chain.busy?.(r.source) ?? false)
+      const s = await this.settle(r.id, r.tx_hash, r.envelope_xdr, Number(r.max_time), resend)
+      // it applied (or was resent) beside the lane: the lane's sequence number is stale
+      if (s === 'completed' || (s === 'pending' && resend)) this.o.chain.invalidate?.(r.source)
       out[s]++
     }
     return out
@@ -198,7 +215,9 @@ export class Payouts {
   private async availableSources(): Promise<Source[]> {
     const all = this.o.sources ? await this.o.sources() : (await this.o.sql<{ public_key: string }[]>`SELECT public_key FROM farmers WHERE status = 'active' ORDER BY public_key`).map((r) => r.public_key)
     const busy = new Set((await this.o.sql<{ source: string }[]>`SELECT DISTINCT source FROM payouts WHERE status = 'pending'`).map((r) => r.source))
-    const free = all.filter((s) => !busy.has(s))
+    // A lane with a plant/work/harvest in flight is left for the next run: a payout
+    // queued in front of a work could push it out of its window.
+    const free = all.filter((s) => !busy.has(s) && !(this.o.chain.busy?.(s) ?? false))
     if (free.length === 0) return []
     const balances = await this.o.chain.balances(free)
     return free.map((publicKey) => ({ publicKey, availableStroops: balances.get(publicKey) ?? 0n }))
@@ -217,6 +236,7 @@ export class Payouts {
 
   /** Signs, commits, sends and follows one batch; null when nothing was committed. */
   private async pay(b: PlannedBatch): Promise<bigint | null> {
+    if (this.o.chain.lanes && this.o.chain.payInLane) return this.payInLane(b)
     let signed: SignedPayment
     try {
       signed = await this.o.chain.build(b.source, b.payments.map((p) => ({ destination: p.miner, amountStroops: p.amountStroops })), this.o.validSeconds ?? VALID_SECONDS)
@@ -243,6 +263,69 @@ export class Payouts {
       await new Promise((r) => setTimeout(r, this.o.pollMs ?? POLL_MS))
       const s = await this.settle(id, signed.hash, signed.envelopeXdr, signed.maxTime, false)
       if (s !== 'pending') break
+    }
+    return total
+  }
+
+  /**
+   * As pay(), through the source's submitter lane: the submitter signs with the
+   * lane's sequence number and calls back before sending, and the commit happens
+   * there (still before anything is sent). One hash per payout row: should the
+   * submitter want to re-sign (its first hash expired or was refused), the
+   * callback refuses, so the row keeps the hash it was committed with and is
+   * reconciled by that hash as before.
+   */
+  private async payInLane(b: PlannedBatch): Promise<bigint | null> {
+    const payInLane = this.o.chain.payInLane!.bind(this.o.chain)
+    const total = b.payments.reduce((a, p) => a + p.amountStroops, 0n)
+    // filled by record() inside the submitter's lane
+    const st: { id: bigint | null; signed?: SignedPayment; hookErr?: { err: unknown } } = { id: null }
+    const record = async (p: SignedPayment, earlierMayApply: boolean): Promise<void> => {
+      if (st.signed && st.id !== null) {
+        // The earlier envelope was refused at send (stale sequence number, fee,
+        // TRY_AGAIN_LATER): it can never apply, so the row follows the new one.
+        if (earlierMayApply) throw new PoolError(ErrorCode.TX_REJECTED, 'payout not re-signed: reconciled by its first hash')
+        const moved = await this.o.sql`
+          UPDATE payouts SET tx_hash = ${p.hash}, envelope_xdr = ${p.envelopeXdr}, max_time = ${p.maxTime}, updated_at = now()
+          WHERE id = ${st.id} AND status = 'pending' AND tx_hash = ${st.signed.hash} RETURNING id`
+        if (moved.length !== 1) throw new PoolError(ErrorCode.TX_REJECTED, 'payout row changed meanwhile: not re-signed')
+        st.signed = p
+        return
+      }
+      const id = await this.commit(b, p)
+      if (id === null) throw new PoolError(ErrorCode.TX_REJECTED, 'balances no longer cover the payout: nothing sent')
+      st.id = id
+      st.signed = p
+      this.log.info({ id: String(id), hash: p.hash, source: b.source, payments: b.payments.length, stroops: total.toString() }, 'payout committed')
+      try {
+        await this.o.hooks?.afterCommit?.(p)
+      } catch (err) {
+        st.hookErr = { err }
+        throw new PoolError(ErrorCode.INTERNAL, 'payout hook failed')
+      }
+    }
+    let res: LanePayResult
+    try {
+      res = await payInLane(b.source, b.payments.map((p) => ({ destination: p.miner, amountStroops: p.amountStroops })), this.o.validSeconds ?? VALID_SECONDS, record)
+    } catch (err) {
+      // Nothing signed (no signer, bad amount): this source's miners stay due.
+      this.log.warn({ source: b.source, err: err instanceof Error ? err.message : String(err) }, 'payout transaction could not be built')
+      return null
+    }
+    if (st.hookErr) throw st.hookErr.err
+    const { id, signed: committed } = st
+    if (id === null || committed === undefined) return null
+    if (res.status === 'failed') {
+      const reason = (res.reason ?? 'failed').slice(0, REASON_CHARS_MAX)
+      await this.o.sql`UPDATE payouts SET reason = ${reason}, updated_at = now() WHERE id = ${id} AND status = 'pending'`
+      this.log.warn({ id: String(id), hash: committed.hash, reason }, 'payout not applied yet; reconciled later')
+    }
+    await this.o.hooks?.afterSend?.(committed)
+    const pollAttempts = this.o.pollAttempts ?? POLL_ATTEMPTS
+    for (let i = 0; i < pollAttempts; i++) {
+      const s = await this.settle(id, committed.hash, committed.envelopeXdr, committed.maxTime, false)
+      if (s !== 'pending') break
+      await new Promise((r) => setTimeout(r, this.o.pollMs ?? POLL_MS))
     }
     return total
   }

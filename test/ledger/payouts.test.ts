@@ -6,6 +6,10 @@ import { Account, Asset, Keypair, Operation, TransactionBuilder } from '@stellar
 import { startDevnet, type Devnet } from '../../src/devnet/index.js'
 import { RpcClient } from '../../src/chain/rpc.js'
 import { KalePayments } from '../../src/chain/payments.js'
+import { LedgerClock } from '../../src/chain/clock.js'
+import { resolveNetwork } from '../../src/chain/network.js'
+import { Submitter } from '../../src/chain/submitter.js'
+import { silentLogger } from '../../src/log.js'
 import { signerFromSeed, type Signer } from '../../src/chain/signer.js'
 import { Payouts, type PayoutsOptions } from '../../src/ledger/payouts.js'
 import { PayoutRunner } from '../../src/ledger/payout-runner.js'
@@ -16,8 +20,11 @@ import { openTestDb, type TestDb } from './db.js'
 const KALE = 10_000_000n
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
-describe('payouts on the devnet', () => {
+// Both ways of sending: beside the submitter (own sequence number) and through
+// the submitter's lane of the farmer account (review finding 3).
+describe.each([{ lanes: false }, { lanes: true }])('payouts on the devnet (lanes: $lanes)', ({ lanes }) => {
   let devnet: Devnet
+  let submitter: Submitter | undefined
   let db: TestDb
   let rpc: RpcClient
   let asset: Asset
@@ -61,7 +68,7 @@ describe('payouts on the devnet', () => {
   }
 
   function chain(): KalePayments {
-    return new KalePayments({ rpc, networkPassphrase: devnet.info.networkPassphrase, asset: devnet.info.asset, signerOf: (pk) => signers.get(pk) })
+    return new KalePayments({ rpc, networkPassphrase: devnet.info.networkPassphrase, asset: devnet.info.asset, signerOf: (pk) => signers.get(pk), submitter })
   }
 
   function payouts(extra: Partial<PayoutsOptions> = {}): Payouts {
@@ -85,6 +92,10 @@ describe('payouts on the devnet', () => {
   beforeAll(async () => {
     devnet = await startDevnet({ port: 0, ledgerMs: 100 })
     rpc = new RpcClient(devnet.info.rpcUrl, { timeoutMs: 5000, retriesMax: 2 })
+    if (lanes) {
+      const net = await resolveNetwork({ kaleNetwork: 'devnet', rpcUrl: devnet.info.rpcUrl, timeoutMs: 5000 })
+      submitter = new Submitter({ rpc, net, clock: new LedgerClock(), log: silentLogger(), concurrencyMax: 4, feeInclusionMaxStroops: 10_000, pollMs: 100 })
+    }
     const [code, issuer] = devnet.info.asset.split(':') as [string, string]
     asset = new Asset(code, issuer)
     const issuerKp = (devnet.chain.ctx.ids as unknown as { issuerKeypair: Keypair }).issuerKeypair
@@ -239,6 +250,55 @@ describe('payouts on the devnet', () => {
     expect(await onChain(m)).toBe(before + due)
   })
 
+  // Regression (review finding 3): payouts were sent from the farmer account with
+  // their own getAccount sequence number, beside the submitter's lane: a pending
+  // payout made that farmer's work TRY_AGAIN_LATER / txBadSeq (a lost pail), and
+  // the lane's cached sequence number went stale. Through the lane, neither.
+  it.runIf(lanes)('a payout shares the farmer\'s lane: the farmer\'s own transactions are never refused', async () => {
+    const sub = submitter!
+    const refused: string[] = []
+    const raw = rpc.raw.bind(rpc)
+    const call = rpc.call.bind(rpc)
+    const note = (method: string, r: unknown): void => {
+      const status = (r as { status?: string }).status
+      if (method === 'sendTransaction' && (status === 'TRY_AGAIN_LATER' || status === 'ERROR')) refused.push(status)
+    }
+    rpc.raw = async <T>(method: string, params: Record<string, unknown>, retry?: boolean): Promise<T> => {
+      const r = await raw<T>(method, params, retry)
+      note(method, r)
+      return r
+    }
+    rpc.call = async <T>(method: string, fn: Parameters<RpcClient['call']>[1], retry?: boolean): Promise<T> => {
+      const r = (await call(method, fn, retry)) as T
+      note(method, r)
+      return r
+    }
+    try {
+      const m = miners[0]!.publicKey()
+      const farmerTx = (source: string) => sub.submit({
+        source: signers.get(source)!, op: 'plant',
+        classic: [Operation.payment({ destination: m, asset: Asset.native(), amount: '1' })],
+      })
+      // 1. the farmer's transaction arrives while the payout is on its way
+      await credit(m, 12n * KALE)
+      let during: ReturnType<typeof farmerTx> | undefined
+      let source = ''
+      const r1 = await payouts({ hooks: { afterCommit: (p) => { source = p.source; during = farmerTx(p.source) } } }).run()
+      expect(r1.payouts).toBe(1)
+      expect((await during!).status).toBe('success')
+      // 2. after a payout, the lane's sequence number is still right
+      await credit(m, 12n * KALE)
+      expect((await payouts().run()).payouts).toBe(1)
+      expect((await farmerTx(source)).status).toBe('success')
+      expect(refused).toEqual([])
+      const rows = await db.sql`SELECT status FROM payouts ORDER BY id DESC LIMIT 2`
+      expect(rows.map((r) => r.status)).toEqual(['completed', 'completed'])
+    } finally {
+      rpc.raw = raw
+      rpc.call = call
+    }
+  })
+
   it('the runner wires payouts to the network: one run at a time, KALE threshold in stroops', async () => {
     const m = miners[0]!.publicKey()
     await credit(m, 11n * KALE)
@@ -247,6 +307,7 @@ describe('payouts on the devnet', () => {
     const runner = new PayoutRunner({
       sql: db.sql, net: devnet.info, signerFor: async (pk) => signers.get(pk), thresholdKale: 10.5, intervalSeconds: 3600, rpcTimeoutMs: 5000,
       onSkipped: (a) => skipped.push(a), metrics: createMetrics(new Registry()), tuning: { pollMs: 60, pollAttempts: 40 },
+      ...(submitter ? { submitter } : {}),
     })
     runner.start()
     const a = runner.runOnce()
