@@ -9,7 +9,16 @@
 // We still take its error-code table so the numbers live in one place.
 import { JSONRPCErrorCode } from 'json-rpc-2.0'
 
-export type RequestId = number | string | null
+/**
+ * A numeric id whose text is not what JSON.stringify gives back for its value
+ * (`1.50`, `1e3`, `12345678901234567890`): kept as the client wrote it, since ids
+ * are echoed verbatim (PROTOCOL.md).
+ */
+export class RawId {
+  constructor(readonly text: string) {}
+}
+
+export type RequestId = number | string | null | RawId
 
 export const RpcCode = {
   parse: JSONRPCErrorCode.ParseError,
@@ -45,7 +54,7 @@ export function parseLine(line: string): Parsed {
     return { ok: false, id: null, code: RpcCode.invalidRequest, message: 'Invalid request', fatal: false }
   }
   const o = msg as Record<string, unknown>
-  const id = isId(o.id) ? o.id : null
+  const id = typeof o.id === 'number' && Number.isFinite(o.id) ? numericId(line, o.id) : isId(o.id) ? o.id : null
   if (!isId(o.id) && o.id !== undefined) return { ok: false, id: null, code: RpcCode.invalidRequest, message: 'Invalid request: bad id', fatal: false }
   if (o.jsonrpc !== undefined && o.jsonrpc !== '2.0') return { ok: false, id, code: RpcCode.invalidRequest, message: 'Invalid request: jsonrpc must be "2.0"', fatal: false }
   if (typeof o.method !== 'string') return { ok: false, id, code: RpcCode.invalidRequest, message: 'Invalid request: method must be a string', fatal: false }
@@ -54,10 +63,77 @@ export function parseLine(line: string): Parsed {
   return { ok: true, request: { id, method: o.method, params } }
 }
 
-// Ids are echoed verbatim: JSON.stringify of a parsed number/string gives back a
-// value that parses to the same id.
+// Ids are echoed verbatim: a number whose text JSON.stringify would change is a
+// RawId; strings come back as equal values.
 function idText(id: RequestId): string {
-  return JSON.stringify(id)
+  return id instanceof RawId ? id.text : JSON.stringify(id)
+}
+
+const QUOTE = 0x22
+const BACKSLASH = 0x5c
+
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d
+}
+
+/**
+ * The id `n` (parsed from `line`), or a RawId with its text when re-serialising
+ * would change it. Cheap on the hot path: clients put the id first
+ * (`{"id":123,…`) and a short plain integer needs no allocation at all.
+ */
+function numericId(line: string, n: number): RequestId {
+  let at = line.startsWith('{"id":') ? 6 : idValueAt(line)
+  if (at < 0) return n
+  while (at < line.length && isSpace(line.charCodeAt(at))) at++
+  let end = at
+  let plain = true // digits with an optional leading '-': String(n) gives them back when safe
+  for (; end < line.length; end++) {
+    const c = line.charCodeAt(end)
+    if (c >= 0x30 && c <= 0x39) continue
+    if (c === 0x2d && end === at) continue
+    if (c === 0x2e || c === 0x65 || c === 0x45 || c === 0x2b || c === 0x2d) {
+      plain = false
+      continue
+    }
+    break
+  }
+  if (plain && end - at <= 15 && !Object.is(n, -0)) return n
+  const text = line.slice(at, end)
+  // A duplicate "id" key: JSON.parse kept the last one, the scan found another.
+  return Number(text) === n && text !== JSON.stringify(n) ? new RawId(text) : n
+}
+
+/** Where the value of the top-level "id" member starts in `line` (a valid JSON object), or -1. */
+function idValueAt(line: string): number {
+  let depth = 0
+  let key = false // the next string at depth 1 is a member name
+  for (let i = 0; i < line.length; i++) {
+    const c = line.charCodeAt(i)
+    if (c === QUOTE) {
+      const start = i
+      let escaped = false
+      for (i++; i < line.length; i++) {
+        const d = line.charCodeAt(i)
+        if (d === BACKSLASH) {
+          escaped = true
+          i++
+        } else if (d === QUOTE) break
+      }
+      if (depth !== 1 || !key) continue
+      key = false
+      const isIdKey = escaped ? JSON.parse(line.slice(start, i + 1)) === 'id' : i - start === 3 && line.startsWith('id', start + 1)
+      if (!isIdKey) continue
+      let j = i + 1
+      while (j < line.length && isSpace(line.charCodeAt(j))) j++
+      return line.charCodeAt(j) === 0x3a ? j + 1 : -1
+    }
+    if (c === 0x7b || c === 0x5b) {
+      depth++
+      if (depth === 1) key = c === 0x7b
+    } else if (c === 0x7d || c === 0x5d) depth--
+    else if (c === 0x2c && depth === 1) key = true
+  }
+  return -1
 }
 
 export function encodeResult(id: RequestId, result: unknown): string {

@@ -29,6 +29,20 @@ describe('methods', () => {
     c.close()
   })
 
+  it('issue 9: numeric ids are echoed verbatim (big integers, trailing zeros, exponents), also on submits and errors', async () => {
+    const c = await Raw.connect(srv.port)
+    c.send('{"id":12345678901234567890,"method":"mining.subscribe","params":[]}\n')
+    c.send('{"method":"mining.extranonce.subscribe","params":[], "id" : 1.50}\n')
+    c.send('{"id":1e2,"method":"mining.submit","params":["w","1","00"]}\n')
+    c.send('{"id":2.0,"method":"mining.nope","params":[]}\n')
+    await c.until((ls) => ls.length >= 4)
+    expect(c.raw[0]).toMatch(/^\{"jsonrpc":"2.0","id":12345678901234567890,"result":/)
+    expect(c.raw[1]).toBe('{"jsonrpc":"2.0","id":1.50,"result":true}')
+    expect(c.raw[2]).toMatch(/^\{"jsonrpc":"2.0","id":1e2,"error":/)
+    expect(c.raw[3]).toMatch(/^\{"jsonrpc":"2.0","id":2.0,"error":\{"code":-32601/)
+    c.close()
+  })
+
   it('accepts requests with and without "jsonrpc", rejects a wrong version with -32600', async () => {
     const c = await Raw.connect(srv.port)
     c.send({ jsonrpc: '2.0', id: 1, method: 'mining.subscribe', params: [] })

@@ -1,7 +1,7 @@
 // Pure parts: framing, parsing, vardiff, work distribution, extranonce allocation.
 import { describe, it, expect } from 'vitest'
 import { LineFramer } from '../../src/stratum/framing.js'
-import { parseLine, encodeOutcome, SHARE_OUTCOMES } from '../../src/stratum/protocol.js'
+import { parseLine, encodeOutcome, encodeTrue, SHARE_OUTCOMES, type RequestId } from '../../src/stratum/protocol.js'
 import { vardiffStart, vardiffRecord, vardiffRetarget, vardiffDue, type VardiffParams } from '../../src/stratum/vardiff.js'
 import { distribute, eligibleFarmers, expectedZeros } from '../../src/stratum/distribution.js'
 import { ExtranonceAllocator, RESUME_MS } from '../../src/stratum/extranonce.js'
@@ -38,6 +38,19 @@ describe('parseLine', () => {
   it('keeps ids verbatim and defaults params', () => {
     expect(parseLine('{"id":"x","method":"m"}')).toEqual({ ok: true, request: { id: 'x', method: 'm', params: [] } })
     expect(parseLine('{"id":1.5,"method":"m","params":[1]}')).toMatchObject({ ok: true, request: { id: 1.5 } })
+  })
+  it('issue 9: numeric ids keep their text when re-serialising would change it', () => {
+    const text = (line: string) => encodeTrue((parseLine(line) as { request: { id: RequestId } }).request.id).match(/"id":(.*),"result"/)![1]
+    expect(text('{"id":12345678901234567890,"method":"m"}')).toBe('12345678901234567890')
+    expect(text('{"id":1.50,"method":"m"}')).toBe('1.50')
+    expect(text('{"id": 1e3 ,"method":"m"}')).toBe('1e3')
+    expect(text('{"id":-0,"method":"m"}')).toBe('-0')
+    expect(text('{"id":42,"method":"m"}')).toBe('42')
+    expect(text(' { "method" : "m", "params":[{"id":2.50}], "id" : 2.5 }')).toBe('2.5')
+    expect(text('{"method":"m \\"id\\": 7.0","params":["id"],"id":7.00}')).toBe('7.00')
+    expect(text('{"\\u0069d":3.0,"method":"m"}')).toBe('3.0')
+    expect(text('{"id":1.0,"method":"m","id":2}')).toBe('2')
+    expect(parseLine('{"id":42,"method":"m"}')).toMatchObject({ request: { id: 42 } })
   })
   it('classifies errors', () => {
     expect(parseLine('{')).toMatchObject({ ok: false, code: -32700, fatal: true })
