@@ -8,6 +8,7 @@
 // over six method names is clearer and keeps the submit hot path allocation-light.
 // We still take its error-code table so the numbers live in one place.
 import { JSONRPCErrorCode } from 'json-rpc-2.0'
+import type { ShareResult } from '../metrics/metrics.js'
 
 /**
  * A numeric id whose text is not what JSON.stringify gives back for its value
@@ -159,6 +160,8 @@ export function encodeNotify(jobId: string, index: number, entropyHex: string, f
 }
 
 // --- share outcomes: a closed union, one table to codes and metric labels ---
+// Labels come from the metrics' closed set SHARE_RESULTS (a refusal to judge is
+// "busy", a made-up job id "stale" like the answer the miner sees).
 
 export const SHARE_OUTCOMES = {
   accepted: { code: 0, message: '', metric: 'accepted' },
@@ -167,14 +170,14 @@ export const SHARE_OUTCOMES = {
   malformedNonce: { code: 20, message: 'Malformed nonce', metric: 'malformed' },
   jobNotFound: { code: 21, message: 'Job not found', metric: 'stale' },
   /** A job id this session was never sent (made up): 21 like a stale job, but invalid work. */
-  jobUnknown: { code: 21, message: 'Job not found', metric: 'unknown_job' },
+  jobUnknown: { code: 21, message: 'Job not found', metric: 'stale' },
   duplicate: { code: 22, message: 'Duplicate share', metric: 'duplicate' },
   lowDifficulty: { code: 23, message: 'Low difficulty share', metric: 'low_difficulty' },
   busy: { code: 20, message: 'Other: pool busy, retry', metric: 'busy' },
   internal: { code: 20, message: 'Other: internal error', metric: 'busy' },
   /** The session's duplicate memory for this block is full (SESSION_NONCES_PER_BLOCK_MAX): refused until the next block. */
-  shareLimit: { code: 20, message: 'Other: share limit for this block reached', metric: 'limit' },
-} as const satisfies Record<string, { code: number; message: string; metric: string }>
+  shareLimit: { code: 20, message: 'Other: share limit for this block reached', metric: 'busy' },
+} as const satisfies Record<string, { code: number; message: string; metric: ShareResult }>
 
 export type ShareOutcome = keyof typeof SHARE_OUTCOMES
 
