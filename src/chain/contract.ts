@@ -152,6 +152,31 @@ export function decodeTrustlineBalance(data: xdr.LedgerEntryData): bigint {
   return BigInt(data.trustLine.balance)
 }
 
+/** What a trustline entry says about receiving more of its asset. */
+export interface TrustlineInfo {
+  balance: bigint
+  limit: bigint
+  /** AUTHORIZED_FLAG: may receive (AUTHORIZED_TO_MAINTAIN_LIABILITIES alone may not) */
+  authorized: boolean
+  /** reserved by open buy offers: not available to payments */
+  buyingLiabilities: bigint
+}
+
+const TRUSTLINE_AUTHORIZED_FLAG = 1
+
+export function decodeTrustline(data: xdr.LedgerEntryData): TrustlineInfo {
+  if (data.type !== 'trustline') throw new TypeError('not a trustline entry')
+  const t = data.trustLine
+  const buyingLiabilities = t.ext.type === 'v1' ? BigInt(t.ext.v1.liabilities.buying) : 0n
+  return { balance: BigInt(t.balance), limit: BigInt(t.limit), authorized: (t.flags & TRUSTLINE_AUTHORIZED_FLAG) !== 0, buyingLiabilities }
+}
+
+/** Stroops a trustline can still receive: limit − balance − buying liabilities (≥ 0). */
+export function trustlineRoom(t: TrustlineInfo): bigint {
+  const room = t.limit - t.balance - t.buyingLiabilities
+  return room > 0n ? room : 0n
+}
+
 export function plantOp(contractId: string, farmer: string, stake: bigint): xdr.Operation {
   return new Contract(contractId).call('plant', new Address(farmer).toScVal(), nativeToScVal(stake, { type: 'i128' }))
 }

@@ -13,7 +13,7 @@ import { PoolError, ErrorCode } from '../errors.js'
 import { readEntries, type RpcClient } from './rpc.js'
 import { signTx, type Signer } from './signer.js'
 import { splitAsset } from './network.js'
-import { accountKey, decodeTrustlineBalance, keyId, trustlineKey } from './contract.js'
+import { accountKey, decodeTrustline, decodeTrustlineBalance, keyId, trustlineKey, trustlineRoom } from './contract.js'
 import type { Submitter } from './submitter.js'
 
 /** Stellar allows 100 operations per transaction. */
@@ -36,7 +36,14 @@ export interface SignedPayment {
   maxTime: number
 }
 
-export type TrustStatus = 'ok' | 'no-account' | 'no-trustline'
+export type TrustStatus = 'ok' | 'no-account' | 'no-trustline' | 'not-authorized'
+
+/** Whether an address can receive KALE, and how much at most (op_line_full beyond that). */
+export interface Trust {
+  status: TrustStatus
+  /** stroops its trustline can still take (0 unless 'ok'; the issuer: 2^63-1) */
+  roomStroops: bigint
+}
 
 export type SendOutcome =
   | { status: 'pending' | 'duplicate' }
@@ -101,22 +108,33 @@ export class KalePayments {
     return out
   }
 
-  /** Whether each address can receive KALE. */
-  async trustlines(addresses: readonly string[]): Promise<Map<string, TrustStatus>> {
-    const out = new Map<string, TrustStatus>()
+  /**
+   * Whether each address can receive KALE and how much: the account exists, the
+   * trustline exists, is authorized, and its limit leaves room. One address that
+   * cannot take its amount fails a whole batched payment (op_line_full /
+   * op_not_authorized) for everyone in it, every interval.
+   */
+  async trustlines(addresses: readonly string[]): Promise<Map<string, Trust>> {
+    const out = new Map<string, Trust>()
+    const none = (status: TrustStatus): Trust => ({ status, roomStroops: 0n })
     const valid = addresses.filter((a) => {
       if (StrKey.isValidEd25519PublicKey(a)) return true
-      out.set(a, 'no-account')
+      out.set(a, none('no-account'))
       return false
     })
     // the issuer holds no trustline to its own asset and can always receive it
     const need = valid.filter((a) => a !== this.asset.getIssuer())
+    for (const a of valid) if (a === this.asset.getIssuer()) out.set(a, { status: 'ok', roomStroops: INT64_MAX })
     const keys = need.flatMap((a) => [accountKey(a), trustlineKey(a, this.o.asset)])
     const { entries } = await readEntries(this.o.rpc, keys)
-    for (const a of valid) out.set(a, 'ok')
     need.forEach((a, i) => {
-      if (!entries.has(keyId(keys[2 * i]!))) out.set(a, 'no-account')
-      else if (!entries.has(keyId(keys[2 * i + 1]!))) out.set(a, 'no-trustline')
+      const line = entries.get(keyId(keys[2 * i + 1]!))
+      if (!entries.has(keyId(keys[2 * i]!))) out.set(a, none('no-account'))
+      else if (!line) out.set(a, none('no-trustline'))
+      else {
+        const t = decodeTrustline(line.val)
+        out.set(a, t.authorized ? { status: 'ok', roomStroops: trustlineRoom(t) } : none('not-authorized'))
+      }
     })
     return out
   }

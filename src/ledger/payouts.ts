@@ -15,7 +15,7 @@
 // and re-queued. A pending payout's source account waits for it to settle.
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import type { LanePayResult, Lookup, Payment, SendOutcome, SignedPayment, TrustStatus } from '../chain/payments.js'
+import type { LanePayResult, Lookup, Payment, SendOutcome, SignedPayment, Trust, TrustStatus } from '../chain/payments.js'
 import { PoolError, ErrorCode } from '../errors.js'
 import type { Logger } from '../log.js'
 import { silentLogger } from '../log.js'
@@ -28,7 +28,7 @@ export const PAYMENTS_PER_TX_MAX = 100
 /** What payouts need from the chain (chain/payments.ts KalePayments provides it). */
 export interface PayoutChain {
   balances(accounts: readonly string[]): Promise<Map<string, bigint>>
-  trustlines(addresses: readonly string[]): Promise<Map<string, TrustStatus>>
+  trustlines(addresses: readonly string[]): Promise<Map<string, Trust>>
   build(source: string, payments: readonly Payment[], validSeconds: number): Promise<SignedPayment>
   send(envelopeXdr: string): Promise<SendOutcome>
   lookup(hash: string): Promise<Lookup>
@@ -139,9 +139,11 @@ const POLL_ATTEMPTS = 10
 const POLL_MS = 500
 const REASON_CHARS_MAX = 200
 
-const SKIP_REASONS: Record<Exclude<TrustStatus, 'ok'>, string> = {
+const SKIP_REASONS: Record<Exclude<TrustStatus, 'ok'> | 'line-full', string> = {
   'no-account': 'payout address has no Stellar account: create it and add a KALE trustline to receive payouts',
   'no-trustline': 'payout address has no KALE trustline: add one to receive payouts',
+  'not-authorized': 'payout address KALE trustline is not authorized by the issuer: it cannot receive payouts',
+  'line-full': 'payout address KALE trustline limit is too low for the payout: raise the limit to receive payouts',
 }
 
 interface PendingRow {
@@ -173,9 +175,10 @@ export class Payouts {
     const trust = await this.o.chain.trustlines(due.map((d) => d.miner))
     const payable: Due[] = []
     for (const d of due) {
-      const t = trust.get(d.miner) ?? 'no-account'
-      if (t === 'ok') payable.push(d)
-      else await this.skip(d.miner, SKIP_REASONS[t])
+      const t = trust.get(d.miner) ?? { status: 'no-account', roomStroops: 0n }
+      // One destination that cannot take its amount fails the whole batch (op_line_full).
+      if (t.status === 'ok' && d.amountStroops <= t.roomStroops) payable.push(d)
+      else await this.skip(d.miner, SKIP_REASONS[t.status === 'ok' ? 'line-full' : t.status])
     }
     summary.skipped = due.length - payable.length
     const batches = planPayouts(payable, await this.availableSources(), this.o.perTxMax ?? PAYMENTS_PER_TX_MAX)

@@ -3,6 +3,19 @@ import fc from 'fast-check'
 import { hasExpired, planPayouts, type Due, type Source } from '../../src/ledger/payouts.js'
 import { thresholdStroops } from '../../src/ledger/payout-runner.js'
 import { stroopsToAmount } from '../../src/chain/payments.js'
+import { decodeTrustline, trustlineRoom } from '../../src/chain/contract.js'
+import { Asset, Keypair, xdr } from '@stellar/stellar-sdk'
+
+function trustlineEntry(flags: number, balance: bigint, limit: bigint, buying?: bigint): xdr.LedgerEntryData {
+  const ext = buying === undefined
+    ? xdr.TrustLineEntryExt.v0()
+    : xdr.TrustLineEntryExt.v1(new xdr.TrustLineEntryV1({ liabilities: new xdr.Liabilities({ buying, selling: 0n }), ext: xdr.TrustLineEntryV1Ext.v0() }))
+  return xdr.LedgerEntryData.trustline(new xdr.TrustLineEntry({
+    accountId: Keypair.random().xdrPublicKey(),
+    asset: new Asset('KALE', Keypair.random().publicKey()).toTrustLineXDRObject(),
+    balance, limit, flags, ext,
+  }))
+}
 
 const arbDue = fc.uniqueArray(fc.record({ miner: fc.string({ minLength: 1, maxLength: 6 }), amountStroops: fc.bigInt({ min: 1n, max: 10n ** 12n }) }), { selector: (d) => d.miner, maxLength: 50 })
 const arbSources = fc.uniqueArray(fc.record({ publicKey: fc.string({ minLength: 1, maxLength: 6 }), availableStroops: fc.bigInt({ min: 0n, max: 10n ** 13n }) }), { selector: (s) => s.publicKey, maxLength: 6 })
@@ -80,5 +93,23 @@ describe('payout plan', () => {
     expect(stroopsToAmount(123_456_789n)).toBe('12.3456789')
     expect(() => stroopsToAmount(0n)).toThrow()
     expect(() => stroopsToAmount(2n ** 63n)).toThrow()
+  })
+})
+
+// Regression (review finding 4): a trustline that exists is not enough to receive.
+describe('trustline entry: may it receive, and how much', () => {
+  it('reads the authorization flag: AUTHORIZED receives, MAINTAIN_LIABILITIES alone or none does not', () => {
+    expect(decodeTrustline(trustlineEntry(1, 0n, 100n)).authorized).toBe(true)
+    expect(decodeTrustline(trustlineEntry(2, 0n, 100n)).authorized).toBe(false)
+    expect(decodeTrustline(trustlineEntry(0, 0n, 100n)).authorized).toBe(false)
+    expect(decodeTrustline(trustlineEntry(1 | 4, 0n, 100n)).authorized).toBe(true)
+  })
+
+  it('room = limit − balance − buying liabilities, never negative', () => {
+    expect(trustlineRoom(decodeTrustline(trustlineEntry(1, 30n, 100n)))).toBe(70n)
+    expect(trustlineRoom(decodeTrustline(trustlineEntry(1, 30n, 100n, 50n)))).toBe(20n)
+    expect(trustlineRoom(decodeTrustline(trustlineEntry(1, 100n, 100n)))).toBe(0n)
+    expect(trustlineRoom(decodeTrustline(trustlineEntry(1, 90n, 100n, 50n)))).toBe(0n)
+    expect(trustlineRoom(decodeTrustline(trustlineEntry(1, 0n, (1n << 63n) - 1n)))).toBe((1n << 63n) - 1n)
   })
 })

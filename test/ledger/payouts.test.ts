@@ -165,6 +165,30 @@ describe.each([{ lanes: false }, { lanes: true }])('payouts on the devnet (lanes
     expect(await onChain(miners[0]!.publicKey())).toBe(before[0]! + 50n * KALE + 3n)
   })
 
+  // Regression (review finding 4): only the trustline's existence was checked; a
+  // miner whose limit cannot take the amount failed the whole batched payment
+  // (op_line_full) every interval, blocking everyone batched with them.
+  it('a miner whose trustline limit is too low is skipped and told why; the rest of the batch is paid', async () => {
+    const capped = Keypair.random()
+    await fund(capped, false)
+    await submit(capped, [Operation.changeTrust({ asset, limit: '15' })])
+    const m = miners[0]!.publicKey()
+    await credit(capped.publicKey(), 20n * KALE) // 20 > limit 15
+    await credit(m, 10n * KALE)
+    const before = await onChain(m)
+    const skipped: [string, string][] = []
+    const r = await payouts({ onSkipped: (a, why) => skipped.push([a, why]) }).run()
+    expect(skipped.filter((x) => x[0] === capped.publicKey()).map((x) => x[1])).toEqual([expect.stringMatching(/limit/)])
+    expect(r.payouts).toBe(1)
+    expect(await onChain(m)).toBe(before + 10n * KALE)
+    expect(await onChain(capped.publicKey())).toBe(0n)
+    expect(await balanceOf(db.sql, capped.publicKey())).toBe(20n * KALE)
+    // with the limit raised it is paid
+    await submit(capped, [Operation.changeTrust({ asset, limit: '1000' })])
+    expect((await payouts().run()).payouts).toBe(1)
+    expect(await onChain(capped.publicKey())).toBe(20n * KALE)
+  })
+
   it('crash after commit, before send: the next run sends the same transaction; paid once', async () => {
     const m = miners[0]!.publicKey()
     await credit(m, 15n * KALE)
