@@ -189,10 +189,32 @@ export function harvestOp(contractId: string, farmer: string, index: number): xd
   return new Contract(contractId).call('harvest', new Address(farmer).toScVal(), xdr.ScVal.scvU32(index))
 }
 
-/** `Error(Contract, #N)` in a simulation error or diagnostic text → N. */
-export function contractErrorOf(text: string): number | undefined {
+/** A diagnostic error event naming its contract: `contract:C…, topics:[error, Error(Contract, #N)], data:…` (one line). */
+const ERROR_EVENT_RE = /contract:\s*(C[A-Z2-7]{55}),\s*topics:\s*\[\s*error,\s*Error\(Contract, #(\d+)\)\][^\n]*/g
+/** data of the error events a caller adds when an error passes up through it (not where it was raised) */
+const PROPAGATED_RE = /contract call failed|escalating error/
+
+/**
+ * `Error(Contract, #N)` in a simulation error or diagnostic text → N; with
+ * `contractId`, only when that contract raised it. The KALE asset contract
+ * (SAC) raises its own numbers (#10 balance, #13 trustline missing) that mean
+ * something else in KALE (WorkMissing, HashInvalid): an error the diagnostic
+ * events attribute to another contract is not a KALE code (undefined). Text
+ * without attributed events (a bare "HostError: Error(Contract, #N)") counts as
+ * the invoked contract's, as before.
+ */
+export function contractErrorOf(text: string, contractId?: string): number | undefined {
   const m = /Error\(Contract, #(\d+)\)/.exec(text)
-  return m ? Number(m[1]) : undefined
+  if (!m) return undefined
+  if (contractId === undefined) return Number(m[1])
+  const events = [...text.matchAll(ERROR_EVENT_RE)].map((e) => ({ contract: e[1]!, code: Number(e[2]), propagated: PROPAGATED_RE.test(e[0]) }))
+  if (events.length === 0) return Number(m[1])
+  // The host lists events newest first unless it says otherwise; the oldest
+  // error event that is not a caller passing it on is where it was raised.
+  const oldestFirst = /oldest first/i.test(text) && !/newest first/i.test(text)
+  const ordered = oldestFirst ? events : events.reverse()
+  const origin = ordered.find((e) => !e.propagated) ?? ordered[0]!
+  return origin.contract === contractId ? origin.code : undefined
 }
 
 /** The block index a plant will land in, read from its simulated footprint's Pail key. */

@@ -344,7 +344,7 @@ export class Submitter {
       const sim = await this.o.rpc.raw<RawSimulation>('simulateTransaction', { transaction: unsignedEnvelope(txBytes) })
       this.o.clock.observe(sim.latestLedger)
       if (typeof sim.error === 'string') {
-        const code = contractErrorOf(sim.error)
+        const code = contractErrorOf(sim.error, this.o.net.contractId)
         if (code !== undefined) return { kind: 'final', hash: null, result: { status: 'contract-error', code } }
         return { kind: 'final', hash: null, result: { status: 'failed', reason: clip(`simulation: ${sim.error}`) } }
       }
