@@ -118,6 +118,8 @@ export class Session {
    * left, idle, write stall, shutdown) still judges and credits them.
    */
   dropPending = false
+  /** The connection is gone (stratifier.detach); parked for resume once `pending` is empty. */
+  detached = false
   private logger: Logger | undefined
 
   constructor(

@@ -273,7 +273,9 @@ export class Stratifier {
     }
     q.splice(0, n)
     if (many) this.io.uncork(s)
-    if (q.length === 0) this.io.resume(s)
+    if (q.length > 0) return
+    if (s.detached) this.park(s)
+    else this.io.resume(s)
   }
 
   /** Checks 25, 24, 20, 21, 22 in PROTOCOL.md order, before any hashing. */
@@ -462,9 +464,18 @@ export class Stratifier {
     if (sent > 0) this.m.notifySeconds.observe(Number(process.hrtime.bigint() - started) / 1e9)
   }
 
-  /** A session ended: keep its extranonce1 and jobs for resume. */
+  /**
+   * A session ended: keep its extranonce1 and jobs for resume — once its shares in
+   * the verifier are judged (settle parks it then). Resumable earlier, the same
+   * nonce could be submitted again while the first copy is still being verified.
+   */
   detach(s: Session): void {
     if (this.sessions.delete(s) && s.authorized) this.m.sessionsAuthorized.dec()
+    s.detached = true
+    if (s.pending.length === 0) this.park(s)
+  }
+
+  private park(s: Session): void {
     if (s.subscribed && s.sessionId !== undefined) {
       s.pruneStale()
       this.extranonce.park(s.sessionId, s.extranonce1, { jobs: s.jobs, seen: s.seen, lastJobSeq: s.lastJobSeq, difficulty: s.difficulty }, this.now())
