@@ -1,6 +1,6 @@
 // Rewards written to the balance ledger. A block is rewarded once all of its
 // chain operations are settled (nothing pending; every done work has a harvest
-// done or lost): its pot is the sum of the pool's harvest rewards (stakes are
+// done or lost), or once its Block entry's TTL has certainly passed: its pot is the sum of the pool's harvest rewards (stakes are
 // not in amount_stroops), split by ledger/rewards.ts. The credits — one entry per
 // (block, miner), cause "reward:<block>:<miner>" — and the block's "rewarded"
 // mark are written in one transaction under the block row's lock, so running it
@@ -38,12 +38,26 @@ export async function recordBlock(sql: Sql, b: BlockEvent): Promise<void> {
 }
 
 /**
+ * Block and Pail entries live this many ledgers from their creation (the
+ * network's minimum temporary TTL, KALE.md "Storage"); the contract never
+ * extends them. Past it no harvest of the block can happen any more.
+ */
+export const PAIL_TTL_LEDGERS = 17_280
+
+/**
  * Blocks that are over and whose operations are all settled, not rewarded yet,
  * oldest first. Settled: a later block has been seen (the block can no longer
  * be planted or worked), nothing is pending or waiting for a retry, and every
  * planted pail ended in a harvest (done or lost) or a lost work. Without these
  * a block seen mid-cycle (plants done, works not yet sent) would be rewarded
  * with an empty pot.
+ *
+ * Backstop, so one row nobody resolves cannot freeze a block's rewards forever:
+ * a block is also settled — rewarded with what was harvested — once its
+ * Block entry has certainly expired, i.e. more than PAIL_TTL_LEDGERS ledgers
+ * have passed since the earliest ledger at which it or any later block was
+ * seen (Block(N) was created at or before that ledger), so no row of it can
+ * change the pot any more.
  */
 export async function settledUnrewardedBlocks(sql: Sql, limit = 100): Promise<number[]> {
   const rows = await sql<{ block: bigint }[]>`
@@ -52,12 +66,13 @@ export async function settledUnrewardedBlocks(sql: Sql, limit = 100): Promise<nu
     WHERE b.rewarded_at IS NULL
       AND o.block < (SELECT coalesce(max(index), 0) FROM blocks)
     GROUP BY o.block
-    HAVING bool_and(o.status NOT IN ('pending', 'failed'))
+    HAVING (bool_and(o.status NOT IN ('pending', 'failed'))
        AND bool_and(o.op <> 'plant' OR o.status <> 'done' OR EXISTS (
              SELECT 1 FROM chain_ops s WHERE s.farmer = o.farmer AND s.block = o.block
                AND ((s.op = 'harvest' AND s.status IN ('done', 'lost')) OR (s.op = 'work' AND s.status = 'lost'))))
        AND bool_and(o.op <> 'work' OR o.status <> 'done' OR EXISTS (
-             SELECT 1 FROM chain_ops h WHERE h.farmer = o.farmer AND h.block = o.block AND h.op = 'harvest' AND h.status IN ('done', 'lost')))
+             SELECT 1 FROM chain_ops h WHERE h.farmer = o.farmer AND h.block = o.block AND h.op = 'harvest' AND h.status IN ('done', 'lost'))))
+       OR (SELECT min(seen_ledger) FROM blocks WHERE index >= o.block) + ${PAIL_TTL_LEDGERS} < (SELECT max(seen_ledger) FROM blocks)
     ORDER BY o.block
     LIMIT ${limit}`
   return rows.map((r) => Number(r.block))

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { Registry } from 'prom-client'
 import { PgChainStore } from '../../src/ledger/chain-store.js'
 import type { ChainOpRecord } from '../../src/chain/store.js'
-import { balanceOf, recordBlock, rewardBlock, rewardSettledBlocks, settledUnrewardedBlocks } from '../../src/ledger/credits.js'
+import { balanceOf, PAIL_TTL_LEDGERS, recordBlock, rewardBlock, rewardSettledBlocks, settledUnrewardedBlocks } from '../../src/ledger/credits.js'
 import { writeShareBatch } from '../../src/ledger/shares.js'
 import { createMetrics } from '../../src/metrics/metrics.js'
 import { openTestDb, type TestDb } from './db.js'
@@ -111,6 +111,38 @@ describe('rewards written to the balance ledger', () => {
     expect(await settledUnrewardedBlocks(db.sql)).toEqual([])
     await store.recordOp(op({ farmer: G(1), block: 14, op: 'harvest', status: 'done', amountStroops: 9n }))
     expect(await settledUnrewardedBlocks(db.sql)).toEqual([14])
+  })
+
+  it('regression: a row nobody resolves freezes the block only until its Block TTL has passed, then it is rewarded with what was harvested, once', async () => {
+    const seen = (index: number, ledger: number) => db.sql`INSERT INTO blocks (index, seen_ledger) VALUES (${index}, ${ledger}) ON CONFLICT (index) DO UPDATE SET seen_ledger = excluded.seen_ledger`
+    await seen(40, 1_000)
+    await store.recordOp(op({ farmer: G(1), block: 40, op: 'plant', status: 'done' }))
+    await store.recordOp(op({ farmer: G(1), block: 40, op: 'work', status: 'done', zeros: 6, gap: 50 }))
+    await store.recordOp(op({ farmer: G(1), block: 40, op: 'harvest', status: 'done', amountStroops: 321n }))
+    // a plant that failed when the window closed, and a work a crash left pending
+    await store.recordOp(op({ farmer: G(2), block: 40, op: 'plant', status: 'failed', reason: 'txInsufficientBalance' }))
+    await store.recordOp(op({ farmer: G(3), block: 40, op: 'plant', status: 'done' }))
+    await store.recordOp(op({ farmer: G(3), block: 40, op: 'work', status: 'pending', txHash: 'ab' }))
+    await seen(41, 1_060)
+    expect(await settledUnrewardedBlocks(db.sql)).toEqual([])
+    // exactly at the TTL the Block may still live
+    await seen(300, 1_000 + PAIL_TTL_LEDGERS)
+    expect(await settledUnrewardedBlocks(db.sql)).toEqual([])
+    await seen(301, 1_001 + PAIL_TTL_LEDGERS)
+    expect(await settledUnrewardedBlocks(db.sql)).toEqual([40])
+    await shares(db, 40, [[M(1), 1_000_000n]])
+    const [r] = await rewardSettledBlocks(db.sql, { ...PROP, feePercent: 0 }, createMetrics(new Registry()))
+    expect(r).toMatchObject({ block: 40, potStroops: 321n, credits: [{ miner: M(1), amountStroops: 321n }] })
+    expect(await rewardSettledBlocks(db.sql, PROP, createMetrics(new Registry()))).toEqual([])
+    expect(await balanceOf(db.sql, M(1))).toBe(321n)
+  })
+
+  it('the TTL backstop counts from the earliest later block seen when the block itself was not seen', async () => {
+    await store.recordOp(op({ farmer: G(1), block: 50, op: 'plant', status: 'pending', txHash: 'cd' }))
+    await db.sql`INSERT INTO blocks (index, seen_ledger) VALUES (52, 5_000), (53, ${5_000 + PAIL_TTL_LEDGERS})`
+    expect(await settledUnrewardedBlocks(db.sql)).toEqual([])
+    await db.sql`INSERT INTO blocks (index, seen_ledger) VALUES (54, ${5_001 + PAIL_TTL_LEDGERS})`
+    expect(await settledUnrewardedBlocks(db.sql)).toEqual([50])
   })
 
   it('gives a block without shares entirely to the fee', async () => {
