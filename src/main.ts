@@ -140,6 +140,8 @@ export async function startPool(config: Config, o: StartOptions): Promise<PoolHa
 
     const payouts = new PayoutRunner({
       sql: db.sql, net, log, metrics: m,
+      // Payouts share the farmer accounts' lanes with plant/work/harvest: one pending transaction per source.
+      submitter: chain.submitter,
       signerFor: async (publicKey) => {
         const f = activeFarmers(await store.listFarmers(), masterKey).find((x) => x.signer.publicKey === publicKey)
         return f?.signer

@@ -260,12 +260,12 @@ export class Submitter {
 
   private async build(pk: string, lane: Lane, req: TxRequest): Promise<{ tx: Buffer; seq: bigint; maxTime: number; inclusionFee: number }> {
     const ops = req.invoke ? [req.invoke] : req.classic ?? []
-    const inclusionFee = this.inclusionFee * Math.max(1, ops.length)
     const maxTime = req.maxTime ?? (await this.ledgerTime()) + TX_VALID_SECONDS
     const seq = lane.seq! + 1n
-    // As before with TransactionBuilder (whose fee option is per operation): the
-    // classic total is inclusionFee × ops × ops; an invocation has one operation.
-    const feeStroops = inclusionFee * Math.max(1, ops.length)
+    // The network wants at least the base fee per operation: the inclusion fee is
+    // per operation (an invocation has one). It was ops × ops before, carried over
+    // from TransactionBuilder's per-operation fee option: 0.1 XLM offered for 100 payments.
+    const feeStroops = this.inclusionFee * Math.max(1, ops.length)
     return { tx: encodeTx(pk, seq, feeStroops, maxTime, ops), seq, maxTime, inclusionFee: feeStroops }
   }
 
