@@ -2,11 +2,11 @@
 // when the pool may open the next block, what stake to plant, what to do with
 // each pail given what the chain and the store say. No I/O, no clock: `now` is
 // the ledger close time, passed in.
-import { BLOCK_INTERVAL_SECONDS } from '../kale/reward.js'
+import { BLOCK_INTERVAL_SECONDS, harvestReward, normalizedSum } from '../kale/reward.js'
 import { compareHashes } from '../kale/difficulty.js'
 import type { BestWork } from '../events.js'
 import type { ChainOp, ChainOpRecord } from './store.js'
-import type { PailData } from './contract.js'
+import type { BlockData, PailData } from './contract.js'
 
 /** Earliest ledger time at which anyone can open the next block. */
 export function rolloverAt(blockTimestamp: number): number {
@@ -75,6 +75,8 @@ export type HarvestStep =
   | { kind: 'wait' }
   | { kind: 'check'; txHash: string }
   | { kind: 'harvest' }
+  /** the pail is gone: harvested (by us or anyone: harvest needs no auth) or expired; the scheduler finds out which */
+  | { kind: 'gone' }
   | { kind: 'lost'; reason: string }
 
 export interface HarvestView {
@@ -91,11 +93,26 @@ export function harvestStep(v: HarvestView): HarvestStep {
   const h = v.harvest
   if (h && (h.status === 'done' || h.status === 'lost')) return { kind: 'skip' }
   if (v.index >= v.farmIndex) return { kind: 'wait' }
-  if (h?.status === 'pending' && h.txHash) return { kind: 'check', txHash: h.txHash }
-  if (!v.pail) return { kind: 'lost', reason: 'pail gone before harvest (TTL expired or harvested by another account)' }
+  // A failed attempt may have applied all the same ("outcome unknown"): its hash is asked first.
+  if ((h?.status === 'pending' || h?.status === 'failed') && h.txHash) return { kind: 'check', txHash: h.txHash }
+  if (!v.pail) return { kind: 'gone' }
   if (v.pail.zeros === null) return { kind: 'lost', reason: 'pail was never worked' }
   if (v.pailLiveUntil !== undefined && v.pailLiveUntil < v.latestLedger) return { kind: 'lost', reason: 'pail TTL expired' }
   return { kind: 'harvest' }
+}
+
+/**
+ * The reward a harvest of this pail minted, from Block(index) — its totals are
+ * final once the block is over and a harvest does not change them (KALE.md
+ * "Reward math") — and the pail's recorded gap, zeros and stake. Null when an
+ * input is unknown. For a pail that vanished while Block(index) lives: it was
+ * harvested (the pail outlives its block), maybe by a transaction whose outcome
+ * we never learned or by a third party.
+ */
+export function derivedHarvestReward(index: number, block: Pick<BlockData, 'stats' | 'stakedTotal' | 'normalizedTotal'>, work: { gap: number | null; zeros: number | null; stake: bigint | null }): bigint | null {
+  if (work.gap === null || work.zeros === null || work.stake === null) return null
+  const n = normalizedSum(block.stats, { gap: BigInt(work.gap), zeros: BigInt(work.zeros), stake: work.stake })
+  return harvestReward(index, n, block.stakedTotal, block.normalizedTotal)
 }
 
 export type ErrorVerdict = 'done' | 'retry' | 'lost'

@@ -1,7 +1,10 @@
 // The block cycle (ARCHITECTURE.md): plant every active farmer when block N
 // appears, open the next block with one plant when the open one is ≥ 300 s old,
 // work every planted farmer WORK_LEAD_SECONDS before the earliest rollover,
-// harvest every worked pail once FarmIndex > N. The chain and the store decide
+// harvest every worked pail once FarmIndex > N, and close out every past block
+// (no row of it left pending or failed, so its rewards never wait forever;
+// a pail gone before our harvest is checked, never assumed worth 0). Work and
+// harvest need no auth: a disabled farmer's pails go on. The chain and the store decide
 // what is done, so a restarted scheduler skips what is done and resumes what is
 // pending; the contract itself refuses a second plant (8) or harvest (9).
 import { EventEmitter } from 'node:events'
@@ -11,8 +14,8 @@ import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics/metrics.js'
 import type { BestWork, BestWorkSource, BlockEvent, PlantedEvent } from '../events.js'
 import type { ChainOp, ChainOpRecord, ChainOpStatus, ChainStore } from './store.js'
-import { contractDataValue, decodePail, decodeTrustlineBalance, harvestOp, keyId, pailIndexInFootprint, pailKey, plantOp, trustlineKey, workOp, type PailData } from './contract.js'
-import { betterWork, contractErrorVerdict, harvestStep, isWorkDue, mayOpenNext, plantStep, stakeOf, workLeadFor, workStep } from './cycle.js'
+import { blockKey, contractDataValue, decodeBlock, decodePail, decodeTrustlineBalance, harvestOp, keyId, pailIndexInFootprint, pailKey, plantOp, trustlineKey, workOp, type BlockData, type PailData } from './contract.js'
+import { betterWork, contractErrorVerdict, derivedHarvestReward, harvestStep, isWorkDue, mayOpenNext, plantStep, stakeOf, workLeadFor, workStep } from './cycle.js'
 import { selfWork, verifyWork } from './selfwork.js'
 import type { LedgerClock } from './clock.js'
 import type { NetworkInfo } from './network.js'
@@ -62,11 +65,21 @@ const FAULT_MEMORY_LEDGERS = 120
 const LOOP_LAG_TOLERATED_MS = 50
 /** Sampling resolution of the event-loop delay monitor. */
 const LOOP_LAG_RESOLUTION_MS = 10
+/** A restarted process also sweeps this many blocks before the first one it sees (rows a crash left failed). */
+const SWEEP_BACK_BLOCKS = 8
 
 /** Events: 'block' (BlockEvent), 'planted' (PlantedEvent), 'harvested' (HarvestedEvent). */
 export class Scheduler extends EventEmitter {
   readonly watcher: BlockWatcher
   private farmers = new Map<string, ActiveFarmer>()
+  /** signers of farmers no longer active: their pails are still worked and harvested (no auth needed) */
+  private readonly retired = new Map<string, Signer>()
+  /** plant runs in flight, by block: a work phase works what they plant */
+  private readonly plantRuns = new Map<number, Promise<void>>()
+  /** past blocks in which this process left a row pending or failed: the close-out sweep resolves them */
+  private readonly openBlocks = new Set<number>()
+  private sweptBack = false
+  private anySource = 0
   private current: BlockEvent | undefined
   private stopped = false
   private draining = false
@@ -96,7 +109,9 @@ export class Scheduler extends EventEmitter {
   }
 
   setFarmers(list: readonly ActiveFarmer[]): void {
+    for (const [pk, f] of this.farmers) this.retired.set(pk, f.signer)
     this.farmers = new Map(list.map((f) => [f.signer.publicKey, f]))
+    for (const pk of this.farmers.keys()) this.retired.delete(pk)
     this.o.metrics?.farmersActive.set(this.farmers.size)
   }
 
@@ -146,7 +161,7 @@ export class Scheduler extends EventEmitter {
     this.loopDelay.reset()
     this.emit('block', ev)
     this.o.log.info({ index: ev.index, ledger: ev.ledger }, 'new block')
-    this.phase(`plant:${ev.index}`, () => (this.plantRun = this.plantAll(ev.index)))
+    this.phase(`plant:${ev.index}`, () => (this.plantRun = this.trackPlants(ev.index)))
     this.closeWorks(ev.index - 1)
     this.harvestBacklog = true
     this.maybeHarvest(view)
@@ -163,7 +178,7 @@ export class Scheduler extends EventEmitter {
     if (view.farmIndex === cur.index) {
       const workDue = isWorkDue(cur.timestamp, view.closeTime, this.workLeadSeconds())
       if (!this.plantDone.has(cur.index) && !workDue) {
-        this.phase(`plant:${cur.index}`, () => this.plantAll(cur.index))
+        this.phase(`plant:${cur.index}`, () => this.trackPlants(cur.index))
       }
       if (!this.workDone.has(cur.index) && workDue) {
         this.phase(`work:${cur.index}`, () => {
@@ -194,6 +209,24 @@ export class Scheduler extends EventEmitter {
     return workLeadFor(this.o.workLeadSeconds, this.o.rpc.recentFaultCostMs(FAULT_MEMORY_LEDGERS * this.o.ledgerMs) + lagMs, this.o.ledgerMs)
   }
 
+  private trackPlants(index: number): Promise<void> {
+    const run = this.plantAll(index)
+    this.plantRuns.set(index, run)
+    const clear = (): void => { if (this.plantRuns.get(index) === run) this.plantRuns.delete(index) }
+    run.then(clear, clear)
+    return run
+  }
+
+  /** Who pays for a work or harvest of `pk` (neither needs the farmer's auth): its own account while the pool holds its key, else an active farmer's. */
+  private sourceFor(pk: string): Signer | undefined {
+    const own = this.farmers.get(pk)?.signer ?? this.retired.get(pk)
+    if (own) return own
+    const all = [...this.farmers.values()]
+    if (all.length === 0) return undefined
+    const idle = all.find((f) => this.o.submitter.idle(f.signer.publicKey))
+    return (idle ?? all[this.anySource++ % all.length]!).signer
+  }
+
   private closeWorks(index: number): void {
     if (index < 0 || this.worksClosed.has(index)) return
     this.phase(`close:${index}`, () => this.closeWorksOf(index))
@@ -208,7 +241,8 @@ export class Scheduler extends EventEmitter {
     await this.workRuns.get(index)?.catch(() => undefined)
     const ops = await this.o.store.opsOfBlock(index)
     const works = new Map(ops.filter((o) => o.op === 'work').map((o) => [o.farmer, o]))
-    const open = ops.filter((o) => o.op === 'plant' && o.status === 'done').map((o) => o.farmer)
+    // Every done plant, and every work row left open whatever its plant's row says (a crash, an opener's stray row).
+    const open = [...new Set([...ops.filter((o) => o.op === 'plant' && o.status === 'done').map((o) => o.farmer), ...works.keys()])]
       .filter((pk) => { const st = works.get(pk)?.status; return st !== 'done' && st !== 'lost' })
     let unresolved = false
     if (open.length > 0) {
@@ -252,6 +286,7 @@ export class Scheduler extends EventEmitter {
 
   private async record(farmer: string, block: number, op: ChainOp, status: ChainOpStatus, fields: Partial<ChainOpRecord> = {}): Promise<void> {
     if (this.stopped) return
+    if (status === 'pending' || status === 'failed') this.openBlocks.add(block)
     await this.o.store.recordOp({
       farmer, block, op, status, txHash: null, feeStroops: 0n, amountStroops: 0n, zeros: null, gap: null, reason: null, updatedAt: Date.now(), ...fields,
     })
@@ -389,63 +424,89 @@ export class Scheduler extends EventEmitter {
     if (!opener) return
     this.o.log.debug({ index, ledger: this.o.clock.ledger, idle: this.o.submitter.idle(opener.signer.publicKey) }, 'opening next block')
     const pk = opener.signer.publicKey
+    // The opener's pail of the next block is its plant of that block: staked by its policy like the others.
+    const stake = stakeOf((await this.balances([opener])).get(pk) ?? 0n, opener.stakePercent)
     let target = index + 1
     const res = await this.o.submitter.submit({
-      source: opener.signer, op: 'plant', invoke: plantOp(this.o.net.contractId, pk, 0n),
+      source: opener.signer, op: 'plant', invoke: plantOp(this.o.net.contractId, pk, stake),
       onSend: (hash, data) => {
         target = (data && pailIndexInFootprint(data, pk)) ?? index + 1
-        return this.record(pk, target, 'plant', 'pending', { txHash: hash, amountStroops: 0n })
+        // Already planted there (simulated before the rollover): this attempt can only get #8; a row would overwrite the done one.
+        if (this.planted.get(target)?.has(pk)) return Promise.resolve()
+        return this.record(pk, target, 'plant', 'pending', { txHash: hash, amountStroops: stake })
       },
     })
     this.o.log.debug({ index, target, status: res.status, code: res.status === 'contract-error' ? res.code : undefined, ledger: this.o.clock.ledger }, 'open attempt')
     // #8 here means the simulation still saw block `index`: not yet time; the next ledger tries again.
+    // A row an earlier attempt left at another block is resolved by the close-out sweep.
     if (res.status === 'contract-error') return
-    if (target > index) await this.settle(pk, target, 'plant', res, { amountStroops: 0n })
+    if (res.status === 'success' || !this.planted.get(target)?.has(pk)) await this.settle(pk, target, 'plant', res, { amountStroops: stake })
+    if (res.status === 'success') this.plantedSet(target).add(pk)
   }
 
   private async workAll(block: BlockEvent): Promise<void> {
     const index = block.index
     this.o.log.debug({ index, ledger: this.o.clock.ledger, closeTime: this.o.clock.closeTime, rolloverAt: block.timestamp + 300, leadSeconds: this.workLeadSeconds() }, 'works due')
     const ops = await this.o.store.opsOfBlock(index)
-    const plantedPks = new Set([...this.plantedSet(index), ...ops.filter((o) => o.op === 'plant' && o.status === 'done').map((o) => o.farmer)])
-    const candidates = [...plantedPks].filter((pk) => this.farmers.has(pk))
-    const pails = await this.readPails(index, candidates)
     const workOps = new Map(ops.filter((o) => o.op === 'work').map((o) => [o.farmer, o]))
+    const handled = new Set<string>()
     let retry = false
-    await Promise.all(candidates.map(async (pk) => {
-      const op = workOps.get(pk)
-      const pail = pails.get(pk)?.pail
-      const step = workStep(op, pail)
-      if (step === 'none') return
-      if (step === 'done') {
-        if (op?.status !== 'done' && pail) await this.record(pk, index, 'work', 'done', { txHash: op?.txHash ?? null, zeros: pail.zeros, gap: pail.gap })
-        return
+    const batch = async (pks: string[]): Promise<void> => {
+      for (const pk of pks) handled.add(pk)
+      const pails = await this.readPails(index, pks)
+      await Promise.all(pks.map(async (pk) => {
+        if ((await this.workOne(block, pk, workOps.get(pk), pails.get(pk)?.pail)) === 'retry') retry = true
+      }))
+    }
+    // Every pail, the disabled farmers' too: work needs no auth.
+    await batch([...new Set([...this.plantedSet(index), ...ops.filter((o) => o.op === 'plant' && o.status === 'done').map((o) => o.farmer)])])
+    // Plants still in flight when the works fell due are worked as they land, while the block lasts.
+    while (!this.stopped && (this.current?.index ?? index) === index) {
+      const fresh = [...this.plantedSet(index)].filter((pk) => !handled.has(pk))
+      if (fresh.length > 0) {
+        await batch(fresh)
+        continue
       }
-      if (step === 'pending') {
-        const res = await this.checkHash(op!.txHash!)
-        if (res?.status === 'success') {
-          const gap = res.returnValue ? Number(scValToNative(res.returnValue)) : null
-          await this.settle(pk, index, 'work', res, { zeros: op!.zeros, gap })
-          if (!this.stopped) this.o.onWorked?.(index, pk)
-          return
-        }
-      }
-      const best = this.bestFor(block, pk)
-      // The farmer's jobs go stale the moment its best hash is taken, not when
-      // the work lands: a share accepted in between could beat the hash sent
-      // (found by the e2e test: work with 5 zeros, a 6-zero share credited).
-      if (!this.stopped) this.o.onWorked?.(index, pk)
-      const res = await this.o.submitter.submit({
-        source: this.farmers.get(pk)!.signer, op: 'work', invoke: workOp(this.o.net.contractId, pk, best.hash, best.nonce),
-        onSend: (hash) => this.record(pk, index, 'work', 'pending', { txHash: hash, zeros: best.zeros }),
-      })
-      const gap = res.status === 'success' && res.returnValue ? Number(scValToNative(res.returnValue)) : null
-      const v = await this.settle(pk, index, 'work', res, { zeros: best.zeros, gap })
-      this.o.log.debug({ index, farmer: pk, status: res.status, landed: res.status === 'success' ? res.ledger : undefined, ledger: this.o.clock.ledger, verdict: v }, 'work outcome')
-      if (v === 'retry') retry = true
-      if (v === 'done' && !this.stopped) this.o.metrics?.pailsTotal.inc({ stage: 'worked' })
-    }))
+      const running = this.plantRuns.get(index)
+      if (!running) break
+      await Promise.race([running.catch(() => undefined), new Promise((r) => setTimeout(r, this.o.ledgerMs / WATCH_POLLS_PER_LEDGER))])
+    }
     if (!retry && !this.stopped) this.workDone.add(index)
+  }
+
+  private async workOne(block: BlockEvent, pk: string, op: ChainOpRecord | undefined, pail: PailData | undefined): Promise<'done' | 'retry' | 'lost' | 'none'> {
+    const index = block.index
+    const step = workStep(op, pail)
+    if (step === 'none') return 'none'
+    if (step === 'done') {
+      if (op?.status !== 'done' && pail) await this.record(pk, index, 'work', 'done', { txHash: op?.txHash ?? null, zeros: pail.zeros, gap: pail.gap })
+      return 'done'
+    }
+    if (step === 'pending') {
+      const res = await this.checkHash(op!.txHash!)
+      if (res?.status === 'success') {
+        const gap = res.returnValue ? Number(scValToNative(res.returnValue)) : null
+        await this.settle(pk, index, 'work', res, { zeros: op!.zeros, gap })
+        if (!this.stopped) this.o.onWorked?.(index, pk)
+        return 'done'
+      }
+    }
+    const source = this.sourceFor(pk)
+    if (!source) return 'retry'
+    const best = this.bestFor(block, pk)
+    // The farmer's jobs go stale the moment its best hash is taken, not when
+    // the work lands: a share accepted in between could beat the hash sent
+    // (found by the e2e test: work with 5 zeros, a 6-zero share credited).
+    if (!this.stopped) this.o.onWorked?.(index, pk)
+    const res = await this.o.submitter.submit({
+      source, op: 'work', invoke: workOp(this.o.net.contractId, pk, best.hash, best.nonce),
+      onSend: (hash) => this.record(pk, index, 'work', 'pending', { txHash: hash, zeros: best.zeros }),
+    })
+    const gap = res.status === 'success' && res.returnValue ? Number(scValToNative(res.returnValue)) : null
+    const v = await this.settle(pk, index, 'work', res, { zeros: best.zeros, gap })
+    this.o.log.debug({ index, farmer: pk, status: res.status, landed: res.status === 'success' ? res.ledger : undefined, ledger: this.o.clock.ledger, verdict: v }, 'work outcome')
+    if (v === 'done' && !this.stopped) this.o.metrics?.pailsTotal.inc({ stage: 'worked' })
+    return v
   }
 
   private bestFor(block: BlockEvent, pk: string): BestWork {
@@ -462,7 +523,8 @@ export class Scheduler extends EventEmitter {
   private async harvestDue(view: ChainView): Promise<void> {
     // Plants are time-critical, harvests are not: let the block's plants take the lanes first.
     await this.plantRun?.catch(() => undefined)
-    const unsettled = await this.o.store.unsettledOps()
+    let unsettled = await this.o.store.unsettledOps()
+    if (await this.sweep(view, unsettled)) unsettled = await this.o.store.unsettledOps()
     const byBlock = new Map<number, Set<string>>()
     for (const op of unsettled) {
       if (op.block >= view.farmIndex) continue
@@ -478,19 +540,87 @@ export class Scheduler extends EventEmitter {
     }
   }
 
+  /**
+   * Close-out of past blocks: every plant or work row still pending or failed
+   * in a block that is over is resolved from its hash and the pail, so no block
+   * waits for its rewards forever (a plant that failed when the plant window
+   * closed, rows a crash left behind, an opener's attempt at the wrong block).
+   * Returns whether it changed anything.
+   */
+  private async sweep(view: ChainView, unsettled: readonly ChainOpRecord[]): Promise<boolean> {
+    const blocks = new Set<number>([...this.openBlocks].filter((n) => n < view.farmIndex))
+    for (const o of unsettled) if (o.block < view.farmIndex && o.op !== 'harvest' && o.status === 'pending') blocks.add(o.block)
+    if (!this.sweptBack) {
+      // Failed rows before a restart are not in unsettledOps: look back a few blocks once.
+      for (let n = Math.max(0, view.farmIndex - SWEEP_BACK_BLOCKS); n < view.farmIndex; n++) blocks.add(n)
+    }
+    let changed = false
+    let complete = true
+    for (const index of [...blocks].sort((x, y) => x - y)) {
+      if (this.stopped) return changed
+      // Still being planted or worked: the running phase records its outcomes.
+      if (this.busy.has(`plant:${index}`) || this.busy.has(`work:${index}`) || this.plantRuns.has(index)) {
+        complete = false
+        continue
+      }
+      const r = await this.sweepBlock(index)
+      changed ||= r.changed
+      if (r.open) complete = false
+      else this.openBlocks.delete(index)
+    }
+    if (complete) this.sweptBack = true
+    return changed
+  }
+
+  private async sweepBlock(index: number): Promise<{ changed: boolean; open: boolean }> {
+    const isOpen = (o: ChainOpRecord): boolean => o.op !== 'harvest' && (o.status === 'pending' || o.status === 'failed')
+    const ops = await this.o.store.opsOfBlock(index)
+    if (!ops.some(isOpen)) return { changed: false, open: false }
+    const plants = ops.filter((o) => o.op === 'plant' && (o.status === 'pending' || o.status === 'failed'))
+    let open = false
+    if (plants.length > 0) {
+      const pails = await this.readPails(index, plants.map((o) => o.farmer))
+      await Promise.all(plants.map(async (o) => {
+        const res = o.txHash ? await this.checkHash(o.txHash) : undefined
+        const pail = pails.get(o.farmer)?.pail
+        if (pail || res?.status === 'success') {
+          await this.record(o.farmer, index, 'plant', 'done', { txHash: o.txHash, feeStroops: res?.feeStroops ?? o.feeStroops, amountStroops: pail?.stake ?? o.amountStroops })
+          return
+        }
+        if (o.status === 'pending' && o.txHash && !this.pendingExpired(o)) {
+          open = true
+          return
+        }
+        const reason = `no plant landed before block ${index} closed${o.reason ? ` (last attempt: ${o.reason})` : ''}`
+        await this.record(o.farmer, index, 'plant', 'lost', { txHash: o.txHash, feeStroops: o.feeStroops, amountStroops: 0n, reason })
+        this.o.log.warn({ index, farmer: o.farmer, reason }, 'plant lost')
+      }))
+    }
+    // Works: of every pail now known, and every open work row.
+    await this.closeWorksOf(index)
+    const after = await this.o.store.opsOfBlock(index)
+    return { changed: true, open: open || after.some(isOpen) }
+  }
+
   private async harvestBlock(index: number, farmers: string[], view: ChainView): Promise<void> {
     const [ops, pails] = await Promise.all([this.o.store.opsOfBlock(index), this.readPails(index, farmers)])
     const opOf = (pk: string, op: ChainOp): ChainOpRecord | undefined => ops.find((o) => o.farmer === pk && o.op === op)
     let remaining = false
+    let block: Promise<BlockData | undefined> | undefined
+    const blockOnce = (): Promise<BlockData | undefined> => (block ??= this.readBlock(index))
     await Promise.all(farmers.map(async (pk) => {
-      const work = opOf(pk, 'work')
+      let work = opOf(pk, 'work')
       if (work?.status === 'pending' && work.txHash) {
         // A work sent before a crash: its hash says whether it applied.
         const res = await this.checkHash(work.txHash)
-        if (res) await this.record(pk, index, 'work', 'done', { txHash: work.txHash, feeStroops: res.feeStroops, zeros: work.zeros })
+        if (res?.status === 'success') {
+          work = { ...work, status: 'done', feeStroops: res.feeStroops, gap: res.returnValue ? Number(scValToNative(res.returnValue)) : null }
+          await this.record(pk, index, 'work', 'done', { txHash: work.txHash, feeStroops: work.feeStroops, zeros: work.zeros, gap: work.gap })
+        }
       }
       const p = pails.get(pk)
-      let step = harvestStep({ index, farmIndex: view.farmIndex, latestLedger: view.ledger, harvest: opOf(pk, 'harvest'), pail: p?.pail, pailLiveUntil: p?.liveUntil })
+      const harvest = opOf(pk, 'harvest')
+      let step = harvestStep({ index, farmIndex: view.farmIndex, latestLedger: view.ledger, harvest, pail: p?.pail, pailLiveUntil: p?.liveUntil })
       if (step.kind === 'check') {
         const res = await this.checkHash(step.txHash)
         if (res?.status === 'success') {
@@ -498,7 +628,7 @@ export class Scheduler extends EventEmitter {
           this.o.metrics?.pailsTotal.inc({ stage: 'harvested' })
           return
         }
-        if (!res && p && !this.pendingExpired(opOf(pk, 'harvest')!)) {
+        if (!res && p && harvest!.status === 'pending' && !this.pendingExpired(harvest!)) {
           // Sent (maybe by a previous process) and not applied yet: it may still apply; ask again later.
           remaining = true
           return
@@ -506,17 +636,30 @@ export class Scheduler extends EventEmitter {
         step = harvestStep({ index, farmIndex: view.farmIndex, latestLedger: view.ledger, harvest: undefined, pail: p?.pail, pailLiveUntil: p?.liveUntil })
       }
       if (step.kind === 'skip' || step.kind === 'wait') return
+      if (step.kind === 'gone') {
+        if (!(await this.resolveGone(pk, index, opOf(pk, 'plant'), work, harvest, blockOnce))) remaining = true
+        return
+      }
       if (step.kind === 'lost') {
         await this.record(pk, index, 'harvest', 'lost', { reason: step.reason })
         this.o.metrics?.pailsTotal.inc({ stage: 'lost' })
         return
       }
-      const signer = this.farmers.get(pk)?.signer
-      if (!signer) return
+      const source = this.sourceFor(pk)
+      if (!source) return
+      let sent: string | null = harvest?.txHash ?? null
       const res = await this.o.submitter.submit({
-        source: signer, op: 'harvest', invoke: harvestOp(this.o.net.contractId, pk, index),
-        onSend: (hash) => this.record(pk, index, 'harvest', 'pending', { txHash: hash }),
+        source, op: 'harvest', invoke: harvestOp(this.o.net.contractId, pk, index),
+        onSend: (hash) => { sent = hash; return this.record(pk, index, 'harvest', 'pending', { txHash: hash }) },
       })
+      if (res.status === 'contract-error' && res.code === 9) {
+        // Pail gone: an earlier attempt of ours (or anyone: harvest needs no auth) harvested it; find out, never assume 0.
+        const rows = await this.o.store.opsOfBlock(index)
+        const h = rows.find((o) => o.farmer === pk && o.op === 'harvest' && o.txHash)
+          ?? (sent ? { farmer: pk, block: index, op: 'harvest' as const, status: 'pending' as const, txHash: sent, feeStroops: 0n, amountStroops: 0n, zeros: null, gap: null, reason: null, updatedAt: Date.now() } : harvest)
+        if (!(await this.resolveGone(pk, index, opOf(pk, 'plant'), work, h, blockOnce))) remaining = true
+        return
+      }
       const reward = res.status === 'success' && res.returnValue ? BigInt(scValToNative(res.returnValue) as bigint) : 0n
       const v = await this.settle(pk, index, 'harvest', res, { amountStroops: reward })
       if (v === 'done') this.o.metrics?.pailsTotal.inc({ stage: 'harvested' })
@@ -525,6 +668,56 @@ export class Scheduler extends EventEmitter {
     if (remaining) this.lastHarvestLedger = 0
     if (this.stopped) return
     await this.emitHarvested(index)
+  }
+
+  private async readBlock(index: number): Promise<BlockData | undefined> {
+    const key = blockKey(this.o.net.contractId, index)
+    const { entries } = await readEntries(this.o.rpc, [key])
+    const e = entries.get(keyId(key))
+    return e ? decodeBlock(contractDataValue(e.val)) : undefined
+  }
+
+  /**
+   * The pail of a finished block is gone. A harvest of ours whose hash says so
+   * is recorded with the reward it returned; else, while Block(index) lives
+   * (the pail outlives its block, so it did not expire) it was harvested — by an
+   * attempt whose outcome we never learned, or by a third party — and the reward
+   * is derived from Block(index) and the recorded gap, zeros and stake. Lost only
+   * when neither can be established. Returns false when it must ask again later.
+   */
+  private async resolveGone(pk: string, index: number, plant: ChainOpRecord | undefined, work: ChainOpRecord | undefined, harvest: ChainOpRecord | undefined, block: () => Promise<BlockData | undefined>): Promise<boolean> {
+    if (harvest?.txHash) {
+      const res = await this.checkHash(harvest.txHash)
+      if (res?.status === 'success') {
+        await this.settle(pk, index, 'harvest', res, { amountStroops: res.returnValue ? BigInt(scValToNative(res.returnValue) as bigint) : 0n })
+        this.o.metrics?.pailsTotal.inc({ stage: 'harvested' })
+        return true
+      }
+      // Not (yet) known: a transaction still within its validity window may be the one that took the pail.
+      if (!this.pendingExpired(harvest)) return false
+    }
+    let reason = 'pail gone before harvest and Block gone too (TTL expired): no harvest can be established'
+    if (work?.status === 'done') {
+      const b = await block()
+      if (b) {
+        const stake = plant?.status === 'done' ? plant.amountStroops : null
+        const reward = derivedHarvestReward(index, b, { gap: work.gap, zeros: work.zeros, stake })
+        if (reward !== null) {
+          const why = `pail harvested by a transaction not confirmed to us (outcome unknown, or a third party); reward derived from Block(${index}) with gap ${work.gap}, zeros ${work.zeros}, stake ${stake}`
+          await this.record(pk, index, 'harvest', 'done', { txHash: harvest?.txHash ?? null, feeStroops: harvest?.feeStroops ?? 0n, amountStroops: reward, reason: why })
+          this.o.metrics?.pailsTotal.inc({ stage: 'harvested' })
+          this.o.log.warn({ index, farmer: pk, rewardStroops: reward.toString() }, 'harvest derived from the block')
+          return true
+        }
+        reason = `pail harvested outside our records; reward not derivable (gap ${work.gap}, zeros ${work.zeros}, stake ${stake} recorded)`
+      }
+    } else {
+      reason = 'pail gone before harvest and no work recorded as landed'
+    }
+    await this.record(pk, index, 'harvest', 'lost', { txHash: harvest?.txHash ?? null, feeStroops: harvest?.feeStroops ?? 0n, reason })
+    this.o.metrics?.pailsTotal.inc({ stage: 'lost' })
+    this.o.log.warn({ index, farmer: pk, reason }, 'harvest lost')
+    return true
   }
 
   /** A pending record older than a transaction's validity window can no longer apply. */

@@ -1,7 +1,8 @@
 import { describe, it, expect } from 'vitest'
-import { betterWork, chunks, contractErrorVerdict, harvestStep, isWorkDue, mayOpenNext, plantStep, rolloverAt, stakeOf, workLeadFor, workStep } from '../../src/chain/cycle.js'
+import { betterWork, chunks, contractErrorVerdict, derivedHarvestReward, harvestStep, isWorkDue, mayOpenNext, plantStep, rolloverAt, stakeOf, workLeadFor, workStep } from '../../src/chain/cycle.js'
 import type { ChainOpRecord } from '../../src/chain/store.js'
 import type { BestWork } from '../../src/events.js'
+import { blockReward, harvestReward, normalizedSum } from '../../src/kale/reward.js'
 
 const op = (p: Partial<ChainOpRecord>): ChainOpRecord => ({
   farmer: 'G', block: 5, op: 'plant', status: 'pending', txHash: 'ab', feeStroops: 0n, amountStroops: 0n, zeros: null, gap: null, reason: null, updatedAt: 0, ...p,
@@ -94,13 +95,39 @@ describe('harvestStep', () => {
   it('checks a pending hash before anything else', () => {
     expect(harvestStep({ ...base, harvest: op({ op: 'harvest', status: 'pending', txHash: 'cd' }), pail: undefined })).toEqual({ kind: 'check', txHash: 'cd' })
   })
+  it('regression: a vanished pail is not lost outright — the scheduler finds out who harvested it', () => {
+    // was { kind: 'lost' } (amount 0) although the reward had been minted to the farmer
+    expect(harvestStep({ ...base, pail: undefined })).toEqual({ kind: 'gone' })
+  })
+  it('regression: a failed attempt with a hash ("outcome unknown") is checked before the pail is judged', () => {
+    expect(harvestStep({ ...base, harvest: op({ op: 'harvest', status: 'failed', txHash: 'ef', reason: 'transaction outcome unknown' }), pail: undefined })).toEqual({ kind: 'check', txHash: 'ef' })
+  })
   it('records the reason when it can no longer succeed', () => {
-    expect(harvestStep({ ...base, pail: undefined })).toMatchObject({ kind: 'lost', reason: expect.stringMatching(/gone/) })
     expect(harvestStep({ ...base, pail: pail(null) })).toMatchObject({ kind: 'lost', reason: expect.stringMatching(/never worked/) })
     expect(harvestStep({ ...base, pailLiveUntil: 99 })).toMatchObject({ kind: 'lost', reason: expect.stringMatching(/TTL/) })
   })
   it('retries a failed harvest while the pail lives', () => {
-    expect(harvestStep({ ...base, harvest: op({ op: 'harvest', status: 'failed' }) })).toEqual({ kind: 'harvest' })
+    expect(harvestStep({ ...base, harvest: op({ op: 'harvest', status: 'failed', txHash: null }) })).toEqual({ kind: 'harvest' })
+  })
+})
+
+describe('derivedHarvestReward', () => {
+  const stats = { minGap: 2n, maxGap: 60n, minStake: 0n, maxStake: 50_000_000n, minZeros: 5n, maxZeros: 9n }
+  const block = { stats, stakedTotal: 12_345n, normalizedTotal: 400n }
+  it('is the contract\'s harvest reward from Block(N) and the recorded gap, zeros and stake', () => {
+    const n = normalizedSum(stats, { gap: 55n, zeros: 7n, stake: 10_000_000n })
+    const want = harvestReward(40_000, n, 12_345n, 400n)
+    expect(want).toBeGreaterThan(0n)
+    expect(derivedHarvestReward(40_000, block, { gap: 55, zeros: 7, stake: 10_000_000n })).toBe(want)
+    // by hand: S = 50_000_000, ng = floor(53·S/58), ns = floor(10^7·S/(5·10^7)), nz = floor(2·S/4)
+    const byHand = 45_689_655n + 10_000_000n + 25_000_000n
+    expect(n).toBe(byHand)
+    expect(want).toBe((byHand * (blockReward(40_000) + 12_345n)) / 400n)
+  })
+  it('is unknown when the gap, zeros or stake were not recorded', () => {
+    expect(derivedHarvestReward(1, block, { gap: null, zeros: 7, stake: 0n })).toBeNull()
+    expect(derivedHarvestReward(1, block, { gap: 5, zeros: null, stake: 0n })).toBeNull()
+    expect(derivedHarvestReward(1, block, { gap: 5, zeros: 7, stake: null })).toBeNull()
   })
 })
 

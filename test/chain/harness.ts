@@ -31,10 +31,10 @@ export interface PoolHandle {
   successes: Map<string, number>
 }
 
-export function startPool(net: NetworkInfo, store: ChainStore, masterKey: Buffer, log: Logger, extra: { concurrency?: number; timeoutMs?: number } = {}): PoolHandle {
+export function startPool(net: NetworkInfo, store: ChainStore, masterKey: Buffer, log: Logger, extra: { concurrency?: number; timeoutMs?: number; workLeadSeconds?: number } = {}): PoolHandle {
   const chain = createChain({
     net, store, log, metrics: createMetrics(), masterKey, rpcTimeoutMs: extra.timeoutMs ?? 1000, rpcRetriesMax: 4,
-    chainConcurrencyMax: extra.concurrency ?? 64, feeInclusionMaxStroops: 10_000, workLeadSeconds: 15, farmerXlmMin: 5,
+    chainConcurrencyMax: extra.concurrency ?? 64, feeInclusionMaxStroops: 10_000, workLeadSeconds: extra.workLeadSeconds ?? 15, farmerXlmMin: 5,
   })
   const h: PoolHandle = { chain, blocks: [], harvested: [], successes: new Map() }
   const submit = chain.submitter.submit.bind(chain.submitter)
