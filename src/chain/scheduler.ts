@@ -80,6 +80,7 @@ export class Scheduler extends EventEmitter {
   private readonly openBlocks = new Set<number>()
   private sweptBack = false
   private anySource = 0
+  private openerStake: { index: number; pk: string; stake: bigint } | undefined
   private current: BlockEvent | undefined
   private stopped = false
   private draining = false
@@ -425,7 +426,12 @@ export class Scheduler extends EventEmitter {
     this.o.log.debug({ index, ledger: this.o.clock.ledger, idle: this.o.submitter.idle(opener.signer.publicKey) }, 'opening next block')
     const pk = opener.signer.publicKey
     // The opener's pail of the next block is its plant of that block: staked by its policy like the others.
-    const stake = stakeOf((await this.balances([opener])).get(pk) ?? 0n, opener.stakePercent)
+    // Read once per block and opener: the attempts every ledger around the rollover need no extra round trip.
+    let stake = this.openerStake?.index === index && this.openerStake.pk === pk ? this.openerStake.stake : undefined
+    if (stake === undefined) {
+      stake = stakeOf((await this.balances([opener])).get(pk) ?? 0n, opener.stakePercent)
+      this.openerStake = { index, pk, stake }
+    }
     let target = index + 1
     const res = await this.o.submitter.submit({
       source: opener.signer, op: 'plant', invoke: plantOp(this.o.net.contractId, pk, stake),
@@ -524,7 +530,12 @@ export class Scheduler extends EventEmitter {
     // Plants are time-critical, harvests are not: let the block's plants take the lanes first.
     await this.plantRun?.catch(() => undefined)
     let unsettled = await this.o.store.unsettledOps()
-    if (await this.sweep(view, unsettled)) unsettled = await this.o.store.unsettledOps()
+    // A failing sweep (an old block's rows unreadable) must not hold up the harvests.
+    const swept = await this.sweep(view, unsettled).catch((err: unknown) => {
+      this.o.log.warn({ code: (err as { code?: string }).code, reason: (err as Error).message }, 'close-out sweep failed; retried with the next harvests')
+      return false
+    })
+    if (swept) unsettled = await this.o.store.unsettledOps()
     const byBlock = new Map<number, Set<string>>()
     for (const op of unsettled) {
       if (op.block >= view.farmIndex) continue
