@@ -1,0 +1,118 @@
+// Close-out of past blocks (ARCHITECTURE.md): after the rollover no row of a
+// block is left pending or failed, so its rewards never wait forever. Each open
+// row is resolved from its hash and the pail: done when the chain shows it,
+// lost (with why) when it can no longer land.
+import { scValToNative } from '@stellar/stellar-sdk'
+import type { ChainOpRecord } from './store.js'
+import type { ChainView } from './watcher.js'
+import type { CycleState } from './cycle-state.js'
+
+/** A restarted process also sweeps this many blocks before the first one it sees (rows a crash left failed). */
+const SWEEP_BACK_BLOCKS = 8
+
+/**
+ * After the rollover: every planted pail of block `index` whose work is not
+ * known to have landed is settled — done when the chain shows the work, lost
+ * (with why) when it can no longer land — so the books hold every pail.
+ */
+export async function closeWorksOf(c: CycleState, index: number): Promise<void> {
+  await c.workRuns.get(index)?.catch(() => undefined)
+  const ops = await c.o.store.opsOfBlock(index)
+  const works = new Map(ops.filter((o) => o.op === 'work').map((o) => [o.farmer, o]))
+  // Every done plant, and every work row left open whatever its plant's row says (a crash, an opener's stray row).
+  const open = [...new Set([...ops.filter((o) => o.op === 'plant' && o.status === 'done').map((o) => o.farmer), ...works.keys()])]
+    .filter((pk) => { const st = works.get(pk)?.status; return st !== 'done' && st !== 'lost' })
+  let unresolved = false
+  if (open.length > 0) {
+    const pails = await c.readPails(index, open)
+    await Promise.all(open.map(async (pk) => {
+      const w = works.get(pk)
+      const pail = pails.get(pk)?.pail
+      if (pail && pail.zeros !== null) {
+        await c.record(pk, index, 'work', 'done', { txHash: w?.txHash ?? null, feeStroops: w?.feeStroops ?? 0n, zeros: pail.zeros, gap: pail.gap })
+        return
+      }
+      if (w?.status === 'pending' && w.txHash) {
+        const res = await c.checkHash(w.txHash)
+        if (res?.status === 'success') {
+          const gap = res.returnValue ? Number(scValToNative(res.returnValue)) : null
+          await c.record(pk, index, 'work', 'done', { txHash: w.txHash, feeStroops: res.feeStroops, zeros: w.zeros, gap })
+          return
+        }
+        if (!c.pendingExpired(w)) {
+          unresolved = true
+          return
+        }
+      }
+      const reason = `no work landed before the rollover${w?.reason ? ` (last attempt: ${w.reason})` : w ? '' : ' (none sent)'}`
+      await c.record(pk, index, 'work', 'lost', { txHash: w?.txHash ?? null, feeStroops: w?.feeStroops ?? 0n, zeros: w?.zeros ?? null, reason })
+      c.o.metrics?.pailsTotal.inc({ stage: 'lost' })
+      c.o.log.warn({ index, farmer: pk, reason }, 'pail lost: work did not land')
+    }))
+  }
+  if (unresolved || c.stopped) return
+  c.worksClosed.add(index)
+  for (const k of c.worksClosed) if (k < index - 2) c.worksClosed.delete(k)
+}
+
+/**
+ * Close-out of past blocks: every plant or work row still pending or failed
+ * in a block that is over is resolved from its hash and the pail, so no block
+ * waits for its rewards forever (a plant that failed when the plant window
+ * closed, rows a crash left behind, an opener's attempt at the wrong block).
+ * Returns whether it changed anything.
+ */
+export async function sweep(c: CycleState, view: ChainView, unsettled: readonly ChainOpRecord[]): Promise<boolean> {
+  const blocks = new Set<number>([...c.openBlocks].filter((n) => n < view.farmIndex))
+  for (const o of unsettled) if (o.block < view.farmIndex && o.op !== 'harvest' && o.status === 'pending') blocks.add(o.block)
+  if (!c.sweptBack) {
+    // Failed rows before a restart are not in unsettledOps: look back a few blocks once.
+    for (let n = Math.max(0, view.farmIndex - SWEEP_BACK_BLOCKS); n < view.farmIndex; n++) blocks.add(n)
+  }
+  let changed = false
+  let complete = true
+  for (const index of [...blocks].sort((x, y) => x - y)) {
+    if (c.stopped) return changed
+    // Still being planted or worked: the running phase records its outcomes.
+    if (c.busy.has(`plant:${index}`) || c.busy.has(`work:${index}`) || c.plantRuns.has(index)) {
+      complete = false
+      continue
+    }
+    const r = await sweepBlock(c, index)
+    changed ||= r.changed
+    if (r.open) complete = false
+    else c.openBlocks.delete(index)
+  }
+  if (complete) c.sweptBack = true
+  return changed
+}
+
+async function sweepBlock(c: CycleState, index: number): Promise<{ changed: boolean; open: boolean }> {
+  const isOpen = (o: ChainOpRecord): boolean => o.op !== 'harvest' && (o.status === 'pending' || o.status === 'failed')
+  const ops = await c.o.store.opsOfBlock(index)
+  if (!ops.some(isOpen)) return { changed: false, open: false }
+  const plants = ops.filter((o) => o.op === 'plant' && (o.status === 'pending' || o.status === 'failed'))
+  let open = false
+  if (plants.length > 0) {
+    const pails = await c.readPails(index, plants.map((o) => o.farmer))
+    await Promise.all(plants.map(async (o) => {
+      const res = o.txHash ? await c.checkHash(o.txHash) : undefined
+      const pail = pails.get(o.farmer)?.pail
+      if (pail || res?.status === 'success') {
+        await c.record(o.farmer, index, 'plant', 'done', { txHash: o.txHash, feeStroops: res?.feeStroops ?? o.feeStroops, amountStroops: pail?.stake ?? o.amountStroops })
+        return
+      }
+      if (o.status === 'pending' && o.txHash && !c.pendingExpired(o)) {
+        open = true
+        return
+      }
+      const reason = `no plant landed before block ${index} closed${o.reason ? ` (last attempt: ${o.reason})` : ''}`
+      await c.record(o.farmer, index, 'plant', 'lost', { txHash: o.txHash, feeStroops: o.feeStroops, amountStroops: 0n, reason })
+      c.o.log.warn({ index, farmer: o.farmer, reason }, 'plant lost')
+    }))
+  }
+  // Works: of every pail now known, and every open work row.
+  await closeWorksOf(c, index)
+  const after = await c.o.store.opsOfBlock(index)
+  return { changed: true, open: open || after.some(isOpen) }
+}

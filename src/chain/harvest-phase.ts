@@ -1,0 +1,161 @@
+// The harvest phase of the block cycle: harvest every worked pail once
+// FarmIndex > N, after the close-out sweep has settled what past blocks left
+// open. A pail gone before our harvest is checked, never assumed worth 0.
+// Harvest needs no auth: a disabled farmer's pails go on.
+import { scValToNative } from '@stellar/stellar-sdk'
+import type { ChainOp, ChainOpRecord } from './store.js'
+import { harvestOp, type BlockData } from './contract.js'
+import { derivedHarvestReward, harvestStep } from './cycle.js'
+import type { ChainView } from './watcher.js'
+import type { CycleState, HarvestedEvent } from './cycle-state.js'
+import { sweep } from './closeout.js'
+
+export async function harvestDue(c: CycleState, view: ChainView): Promise<void> {
+  // Plants are time-critical, harvests are not: let the block's plants take the lanes first.
+  await c.plantRun?.catch(() => undefined)
+  let unsettled = await c.o.store.unsettledOps()
+  // A failing sweep (an old block's rows unreadable) must not hold up the harvests.
+  const swept = await sweep(c, view, unsettled).catch((err: unknown) => {
+    c.o.log.warn({ code: (err as { code?: string }).code, reason: (err as Error).message }, 'close-out sweep failed; retried with the next harvests')
+    return false
+  })
+  if (swept) unsettled = await c.o.store.unsettledOps()
+  const byBlock = new Map<number, Set<string>>()
+  for (const op of unsettled) {
+    if (op.block >= view.farmIndex) continue
+    if (op.op === 'work' || op.op === 'harvest') {
+      let s = byBlock.get(op.block)
+      if (!s) byBlock.set(op.block, (s = new Set()))
+      s.add(op.farmer)
+    }
+  }
+  for (const [index, set] of byBlock) {
+    if (c.stopped) return
+    await harvestBlock(c, index, [...set], view)
+  }
+}
+
+async function harvestBlock(c: CycleState, index: number, farmers: string[], view: ChainView): Promise<void> {
+  const [ops, pails] = await Promise.all([c.o.store.opsOfBlock(index), c.readPails(index, farmers)])
+  const opOf = (pk: string, op: ChainOp): ChainOpRecord | undefined => ops.find((o) => o.farmer === pk && o.op === op)
+  let remaining = false
+  let block: Promise<BlockData | undefined> | undefined
+  const blockOnce = (): Promise<BlockData | undefined> => (block ??= c.readBlock(index))
+  await Promise.all(farmers.map(async (pk) => {
+    let work = opOf(pk, 'work')
+    if (work?.status === 'pending' && work.txHash) {
+      // A work sent before a crash: its hash says whether it applied.
+      const res = await c.checkHash(work.txHash)
+      if (res?.status === 'success') {
+        work = { ...work, status: 'done', feeStroops: res.feeStroops, gap: res.returnValue ? Number(scValToNative(res.returnValue)) : null }
+        await c.record(pk, index, 'work', 'done', { txHash: work.txHash, feeStroops: work.feeStroops, zeros: work.zeros, gap: work.gap })
+      }
+    }
+    const p = pails.get(pk)
+    const harvest = opOf(pk, 'harvest')
+    let step = harvestStep({ index, farmIndex: view.farmIndex, latestLedger: view.ledger, harvest, pail: p?.pail, pailLiveUntil: p?.liveUntil })
+    if (step.kind === 'check') {
+      const res = await c.checkHash(step.txHash)
+      if (res?.status === 'success') {
+        await c.settle(pk, index, 'harvest', res, { amountStroops: res.returnValue ? BigInt(scValToNative(res.returnValue) as bigint) : 0n })
+        c.o.metrics?.pailsTotal.inc({ stage: 'harvested' })
+        return
+      }
+      if (!res && p && harvest!.status === 'pending' && !c.pendingExpired(harvest!)) {
+        // Sent (maybe by a previous process) and not applied yet: it may still apply; ask again later.
+        remaining = true
+        return
+      }
+      step = harvestStep({ index, farmIndex: view.farmIndex, latestLedger: view.ledger, harvest: undefined, pail: p?.pail, pailLiveUntil: p?.liveUntil })
+    }
+    if (step.kind === 'skip' || step.kind === 'wait') return
+    if (step.kind === 'gone') {
+      if (!(await resolveGone(c, pk, index, opOf(pk, 'plant'), work, harvest, blockOnce))) remaining = true
+      return
+    }
+    if (step.kind === 'lost') {
+      await c.record(pk, index, 'harvest', 'lost', { reason: step.reason })
+      c.o.metrics?.pailsTotal.inc({ stage: 'lost' })
+      return
+    }
+    const source = c.sourceFor(pk)
+    if (!source) return
+    let sent: string | null = harvest?.txHash ?? null
+    const res = await c.o.submitter.submit({
+      source, op: 'harvest', invoke: harvestOp(c.o.net.contractId, pk, index),
+      onSend: (hash) => { sent = hash; return c.record(pk, index, 'harvest', 'pending', { txHash: hash }) },
+    })
+    if (res.status === 'contract-error' && res.code === 9) {
+      // Pail gone: an earlier attempt of ours (or anyone: harvest needs no auth) harvested it; find out, never assume 0.
+      const rows = await c.o.store.opsOfBlock(index)
+      const h = rows.find((o) => o.farmer === pk && o.op === 'harvest' && o.txHash)
+        ?? (sent ? { farmer: pk, block: index, op: 'harvest' as const, status: 'pending' as const, txHash: sent, feeStroops: 0n, amountStroops: 0n, zeros: null, gap: null, reason: null, updatedAt: Date.now() } : harvest)
+      if (!(await resolveGone(c, pk, index, opOf(pk, 'plant'), work, h, blockOnce))) remaining = true
+      return
+    }
+    const reward = res.status === 'success' && res.returnValue ? BigInt(scValToNative(res.returnValue) as bigint) : 0n
+    const v = await c.settle(pk, index, 'harvest', res, { amountStroops: reward })
+    if (v === 'done') c.o.metrics?.pailsTotal.inc({ stage: 'harvested' })
+    if (v === 'retry') remaining = true
+  }))
+  if (remaining) c.lastHarvestLedger = 0
+  if (c.stopped) return
+  await emitHarvested(c, index)
+}
+
+/**
+ * The pail of a finished block is gone. A harvest of ours whose hash says so
+ * is recorded with the reward it returned; else, while Block(index) lives
+ * (the pail outlives its block, so it did not expire) it was harvested — by an
+ * attempt whose outcome we never learned, or by a third party — and the reward
+ * is derived from Block(index) and the recorded gap, zeros and stake. Lost only
+ * when neither can be established. Returns false when it must ask again later.
+ */
+async function resolveGone(c: CycleState, pk: string, index: number, plant: ChainOpRecord | undefined, work: ChainOpRecord | undefined, harvest: ChainOpRecord | undefined, block: () => Promise<BlockData | undefined>): Promise<boolean> {
+  if (harvest?.txHash) {
+    const res = await c.checkHash(harvest.txHash)
+    if (res?.status === 'success') {
+      await c.settle(pk, index, 'harvest', res, { amountStroops: res.returnValue ? BigInt(scValToNative(res.returnValue) as bigint) : 0n })
+      c.o.metrics?.pailsTotal.inc({ stage: 'harvested' })
+      return true
+    }
+    // Not (yet) known: a transaction still within its validity window may be the one that took the pail.
+    if (!c.pendingExpired(harvest)) return false
+  }
+  let reason = 'pail gone before harvest and Block gone too (TTL expired): no harvest can be established'
+  if (work?.status === 'done') {
+    const b = await block()
+    if (b) {
+      const stake = plant?.status === 'done' ? plant.amountStroops : null
+      const reward = derivedHarvestReward(index, b, { gap: work.gap, zeros: work.zeros, stake })
+      if (reward !== null) {
+        const why = `pail harvested by a transaction not confirmed to us (outcome unknown, or a third party); reward derived from Block(${index}) with gap ${work.gap}, zeros ${work.zeros}, stake ${stake}`
+        await c.record(pk, index, 'harvest', 'done', { txHash: harvest?.txHash ?? null, feeStroops: harvest?.feeStroops ?? 0n, amountStroops: reward, reason: why })
+        c.o.metrics?.pailsTotal.inc({ stage: 'harvested' })
+        c.o.log.warn({ index, farmer: pk, rewardStroops: reward.toString() }, 'harvest derived from the block')
+        return true
+      }
+      reason = `pail harvested outside our records; reward not derivable (gap ${work.gap}, zeros ${work.zeros}, stake ${stake} recorded)`
+    }
+  } else {
+    reason = 'pail gone before harvest and no work recorded as landed'
+  }
+  await c.record(pk, index, 'harvest', 'lost', { txHash: harvest?.txHash ?? null, feeStroops: harvest?.feeStroops ?? 0n, reason })
+  c.o.metrics?.pailsTotal.inc({ stage: 'lost' })
+  c.o.log.warn({ index, farmer: pk, reason }, 'harvest lost')
+  return true
+}
+
+/** One 'harvested' event per block, once none of its pails is left to harvest. */
+async function emitHarvested(c: CycleState, index: number): Promise<void> {
+  const ops = await c.o.store.opsOfBlock(index)
+  const works = ops.filter((o) => o.op === 'work' && o.status === 'done')
+  const harvests = new Map(ops.filter((o) => o.op === 'harvest').map((o) => [o.farmer, o]))
+  if (works.some((w) => { const h = harvests.get(w.farmer); return !h || (h.status !== 'done' && h.status !== 'lost') })) return
+  if (c.emittedHarvest.has(index)) return
+  c.emittedHarvest.add(index)
+  const plants = new Map(ops.filter((o) => o.op === 'plant').map((o) => [o.farmer, o]))
+  const rewards = [...harvests.values()].filter((h) => h.status === 'done').map((h) => ({ farmer: h.farmer, rewardStroops: h.amountStroops, stakeStroops: plants.get(h.farmer)?.amountStroops ?? 0n }))
+  const ev: HarvestedEvent = { index, rewards }
+  c.events.emit('harvested', ev)
+}

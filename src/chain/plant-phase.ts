@@ -1,0 +1,101 @@
+// The plant phase of the block cycle: plant every active farmer of block N, and
+// open the next block with one plant when the open one is ≥ 300 s old. A pail on
+// chain or a recorded hash that applied counts as planted, so a restarted
+// process sends no second plant (the contract would refuse it with #8 anyway).
+import type { PlantedEvent } from '../events.js'
+import { pailIndexInFootprint, plantOp } from './contract.js'
+import { plantStep, stakeOf } from './cycle.js'
+import type { CycleState } from './cycle-state.js'
+import { prepareFallback } from './work-phase.js'
+
+/** Plants block `index`, known as in flight (a work phase works what it plants) until it ends. */
+export function trackPlants(c: CycleState, index: number): Promise<void> {
+  const run = plantAll(c, index)
+  c.plantRuns.set(index, run)
+  const clear = (): void => { if (c.plantRuns.get(index) === run) c.plantRuns.delete(index) }
+  run.then(clear, clear)
+  return run
+}
+
+async function plantAll(c: CycleState, index: number): Promise<void> {
+  const farmers = [...c.farmers.values()]
+  const pks = farmers.map((f) => f.signer.publicKey)
+  const [ops, pails, bals] = await Promise.all([c.o.store.opsOfBlock(index), c.readPails(index, pks), c.balances(farmers)])
+  const plantOps = new Map(ops.filter((o) => o.op === 'plant').map((o) => [o.farmer, o]))
+  const planted = c.plantedSet(index)
+  let retry = false
+  await Promise.all(farmers.map(async (f) => {
+    const pk = f.signer.publicKey
+    const op = plantOps.get(pk)
+    const pail = pails.get(pk)?.pail
+    let step = plantStep(op, pail)
+    if (step === 'done') {
+      if (pail && op?.status !== 'done') {
+        // Planted by a transaction we sent (the opener, or before a restart): its hash gives the fee.
+        const res = op?.txHash ? await c.checkHash(op.txHash) : undefined
+        await c.record(pk, index, 'plant', 'done', { txHash: op?.txHash ?? null, amountStroops: pail.stake, feeStroops: res?.feeStroops ?? op?.feeStroops ?? 0n })
+      }
+      planted.add(pk)
+      return
+    }
+    if (step === 'pending') {
+      const res = await c.checkHash(op!.txHash!)
+      if (res?.status === 'success') {
+        await c.record(pk, index, 'plant', 'done', { txHash: op!.txHash, feeStroops: res.feeStroops, amountStroops: op!.amountStroops })
+        planted.add(pk)
+        return
+      }
+      step = 'todo'
+    }
+    const stake = stakeOf(bals.get(pk) ?? 0n, f.stakePercent)
+    const res = await c.o.submitter.submit({
+      source: f.signer, op: 'plant', invoke: plantOp(c.o.net.contractId, pk, stake),
+      onSend: (hash) => c.record(pk, index, 'plant', 'pending', { txHash: hash, amountStroops: stake }),
+    })
+    // #8: an earlier plant of ours applied after all (sent before a restart): the pail holds its stake.
+    const planted8 = res.status === 'contract-error' && res.code === 8 ? (await c.readPails(index, [pk])).get(pk)?.pail : undefined
+    const v = await c.settle(pk, index, 'plant', res, { amountStroops: planted8?.stake ?? stake })
+    if (v === 'done') planted.add(pk)
+    if (v === 'retry') retry = true
+  }))
+  if (c.stopped) return
+  if (!retry) c.plantDone.add(index)
+  c.o.log.debug({ index, planted: planted.size, ledger: c.o.clock.ledger }, 'plants applied')
+  c.o.metrics?.pailsTotal.inc({ stage: 'planted' }, planted.size)
+  const ev: PlantedEvent = { index, farmers: [...planted] }
+  c.events.emit('planted', ev)
+  prepareFallback(c, index, ev.farmers)
+}
+
+/** One plant that opens block `index + 1` once the simulation sees the rollover. */
+export async function openNext(c: CycleState, index: number): Promise<void> {
+  // A farmer with an idle lane opens at once (the others may still be waiting on their work).
+  const all = [...c.farmers.values()]
+  const opener = all.find((f) => c.o.submitter.idle(f.signer.publicKey)) ?? all[0]
+  if (!opener) return
+  c.o.log.debug({ index, ledger: c.o.clock.ledger, idle: c.o.submitter.idle(opener.signer.publicKey) }, 'opening next block')
+  const pk = opener.signer.publicKey
+  // The opener's pail of the next block is its plant of that block: staked by its policy like the others.
+  // Read once per block and opener: the attempts every ledger around the rollover need no extra round trip.
+  let stake = c.openerStake?.index === index && c.openerStake.pk === pk ? c.openerStake.stake : undefined
+  if (stake === undefined) {
+    stake = stakeOf((await c.balances([opener])).get(pk) ?? 0n, opener.stakePercent)
+    c.openerStake = { index, pk, stake }
+  }
+  let target = index + 1
+  const res = await c.o.submitter.submit({
+    source: opener.signer, op: 'plant', invoke: plantOp(c.o.net.contractId, pk, stake),
+    onSend: (hash, data) => {
+      target = (data && pailIndexInFootprint(data, pk)) ?? index + 1
+      // Already planted there (simulated before the rollover): this attempt can only get #8; a row would overwrite the done one.
+      if (c.planted.get(target)?.has(pk)) return Promise.resolve()
+      return c.record(pk, target, 'plant', 'pending', { txHash: hash, amountStroops: stake })
+    },
+  })
+  c.o.log.debug({ index, target, status: res.status, code: res.status === 'contract-error' ? res.code : undefined, ledger: c.o.clock.ledger }, 'open attempt')
+  // #8 here means the simulation still saw block `index`: not yet time; the next ledger tries again.
+  // A row an earlier attempt left at another block is resolved by the close-out sweep.
+  if (res.status === 'contract-error') return
+  if (res.status === 'success' || !c.planted.get(target)?.has(pk)) await c.settle(pk, target, 'plant', res, { amountStroops: stake })
+  if (res.status === 'success') c.plantedSet(target).add(pk)
+}
