@@ -139,7 +139,7 @@ describe('rewards written to the balance ledger', () => {
 
   it('the TTL backstop counts from the earliest later block seen when the block itself was not seen', async () => {
     await store.recordOp(op({ farmer: G(1), block: 50, op: 'plant', status: 'pending', txHash: 'cd' }))
-    await db.sql`INSERT INTO blocks (index, seen_ledger) VALUES (52, 5_000), (53, ${5_000 + PAIL_TTL_LEDGERS})`
+    await db.sql`INSERT INTO blocks (index, seen_ledger) VALUES (52, 5000), (53, ${5_000 + PAIL_TTL_LEDGERS})`
     expect(await settledUnrewardedBlocks(db.sql)).toEqual([])
     await db.sql`INSERT INTO blocks (index, seen_ledger) VALUES (54, ${5_001 + PAIL_TTL_LEDGERS})`
     expect(await settledUnrewardedBlocks(db.sql)).toEqual([50])
