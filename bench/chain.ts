@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { Keypair } from '@stellar/stellar-sdk'
 import { parseArgs, intFlag } from '../src/args.js'
+import { loadConfig } from '../src/config.js'
 import { resolveNetwork } from '../src/chain/network.js'
 import { createChain } from '../src/chain/index.js'
 import { ensureFarmers } from '../src/chain/farmers.js'
@@ -56,7 +57,8 @@ export async function run(argv: string[]): Promise<void> {
   const farmers = intFlag(args, 'farmers', 1, 100_000, 1000)
   const ledgerMs = intFlag(args, 'ledger-ms', 50, 60_000, 1000)
   const blocks = intFlag(args, 'blocks', 1, 100, 1)
-  const concurrency = intFlag(args, 'concurrency', 1, 10_000, Math.min(2000, farmers * 2))
+  // The pool's own default (CHAIN_CONCURRENCY_MAX), so the bench measures what an operator runs.
+  const concurrency = intFlag(args, 'concurrency', 1, 10_000, loadConfig({}).chainConcurrencyMax)
   const baseline = signBaseline()
   const dev = await startChildDevnet(ledgerMs)
   try {
