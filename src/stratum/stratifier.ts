@@ -53,6 +53,8 @@ export type Handled = (typeof Handled)[keyof typeof Handled]
 function settleLater(st: Stratifier, s: Session): void {
   st.settle(s)
 }
+/** A newly authorized session waits at most this long for its first job (logins are assigned in batches). */
+const LOGIN_REBALANCE_MS = 50
 /** Keep a session on its farmer while that farmer is at most this over the fair share. */
 const SLACK_RATIO = 1.25
 
@@ -410,13 +412,13 @@ export class Stratifier {
       if (!key) this.log.warn({ farmer: f }, 'planted farmer is not a valid address; skipped')
       else this.planted.set(f, key)
     }
-    this.rebalance()
+    this.queueRebalance(LOGIN_REBALANCE_MS)
   }
 
   markWorked(index: number, farmer: string): void {
     if (index !== this.jobs.blockIndex) return
     this.jobs.markWorked(index, farmer)
-    this.rebalance()
+    this.queueRebalance(LOGIN_REBALANCE_MS)
   }
 
   /** After authorize: set_difficulty always (PROTOCOL.md), then a job if a farmer is eligible. */
@@ -425,16 +427,21 @@ export class Stratifier {
       this.io.send(s, encodeNotification('mining.set_difficulty', [s.difficulty]))
       s.announced = s.difficulty
     }
-    this.rebalance()
+    // Its job comes with the next rebalance, at most LOGIN_REBALANCE_MS later: one
+    // rebalance (O(sessions)) serves every login in that window. Rebalancing per
+    // authorize was quadratic in a login storm (10 000 sessions after a restart: 13.7 s).
+    this.queueRebalance(LOGIN_REBALANCE_MS)
   }
 
-  private queueRebalance(): void {
+  private queueRebalance(delayMs = 0): void {
     if (this.rebalanceQueued) return
     this.rebalanceQueued = true
-    setImmediate(() => {
+    const run = (): void => {
       this.rebalanceQueued = false
       this.rebalance()
-    })
+    }
+    if (delayMs > 0) setTimeout(run, delayMs).unref()
+    else setImmediate(run)
   }
 
   /** Recomputes the distribution; sessions whose farmer changed (or that have no job) get one. */

@@ -63,3 +63,39 @@ describe('authorize', () => {
     }
   })
 })
+
+describe('login storm', () => {
+  it('200 sessions authorizing at once each get set_difficulty and one job, from a handful of rebalances (not one per login)', async () => {
+    const s = await startServer()
+    const clients: Raw[] = []
+    try {
+      s.server.onBlock(blockEvent(9))
+      s.server.onPlanted({ index: 9, farmers: [farmer, farmerAddress()] })
+      const rebalancesBefore = await notifyObservations(s.metrics)
+      for (let i = 0; i < 200; i++) clients.push(await Raw.connect(s.port))
+      // Every client sends subscribe + authorize in one write, all at once (as after a pool restart).
+      for (const c of clients) c.sock.write(`{"id":1,"method":"mining.subscribe","params":[]}\n{"id":2,"method":"mining.authorize","params":["${PAYOUT}"]}\n`)
+      for (const c of clients) {
+        await c.until((ls) => ls.some((l) => l.method === 'mining.notify'))
+        expect(c.notifications('mining.set_difficulty')).toHaveLength(1)
+        expect(c.notifications('mining.notify')).toHaveLength(1)
+        // PROTOCOL.md order: authorize's answer, then set_difficulty, then notify.
+        const order = c.lines.map((l) => (l.id === 2 ? 'auth' : l.method)).filter((x) => x !== undefined && x !== null)
+        expect(order.slice(order.indexOf('auth'))).toEqual(['auth', 'mining.set_difficulty', 'mining.notify'])
+      }
+      const rebalances = (await notifyObservations(s.metrics)) - rebalancesBefore
+      expect(rebalances).toBeGreaterThan(0)
+      expect(rebalances).toBeLessThan(50)
+    } finally {
+      for (const c of clients) c.close()
+      await s.close()
+    }
+  })
+})
+
+/** Rebalances that sent jobs so far (each observes kale_pool_notify_seconds once). */
+async function notifyObservations(metrics: { registry: { getSingleMetricAsString(name: string): Promise<string> } }): Promise<number> {
+  const text = await metrics.registry.getSingleMetricAsString('kale_pool_notify_seconds')
+  const m = /kale_pool_notify_seconds_count\s+(\d+)/.exec(text)
+  return m ? Number(m[1]) : 0
+}
