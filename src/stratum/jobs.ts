@@ -37,10 +37,19 @@ export function notifyLine(job: Job, cleanJobs: boolean): string {
   return line
 }
 
+/** Blocks whose worked farmers are remembered (the open one and any the chain reached first). */
+const WORKED_BLOCKS_MAX = 4
+
 export class JobBook {
   private seq = 0
   private readonly works = new Map<string, Work>()
   private readonly current = new Map<string, Job>()
+  /**
+   * Farmers whose work was taken, by block: whether or not a job was ever made for
+   * them, and also for a block this book has not opened yet (the chain can see a
+   * block, and work it, before its event reaches the stratum).
+   */
+  private readonly worked = new Map<number, Set<string>>()
   private block: { index: number; entropy: Uint8Array } | undefined
 
   get blockIndex(): number | undefined {
@@ -52,17 +61,31 @@ export class JobBook {
     for (const w of this.works.values()) w.stale = true
     this.works.clear()
     this.current.clear()
+    for (const k of this.worked.keys()) if (k < index) this.worked.delete(k)
     this.block = { index, entropy: Uint8Array.from(entropy) }
   }
 
   /** Voids the jobs of (index, farmer): its work was submitted. */
   markWorked(index: number, farmer: string): void {
+    if (this.block && index < this.block.index) return
+    // Remembered even when no job was ever made for the farmer: a session assigned
+    // to it later would otherwise get fresh work, and shares credited after the
+    // work was taken (the e2e test saw a 5-zero share credited, a 2-zero work sent).
+    let set = this.worked.get(index)
+    if (!set) {
+      // Bounded: the open block and at most a couple ahead of it.
+      if (this.worked.size >= WORKED_BLOCKS_MAX) return
+      set = new Set()
+      this.worked.set(index, set)
+    }
+    set.add(farmer)
     const w = this.works.get(farmer)
     if (w && w.index === index) w.stale = true
   }
 
   isWorked(farmer: string): boolean {
-    return this.works.get(farmer)?.stale ?? false
+    const b = this.block
+    return b !== undefined && (this.worked.get(b.index)?.has(farmer) ?? false)
   }
 
   /** The current job for `farmer` in the open block (created on first use). */
@@ -84,7 +107,7 @@ export class JobBook {
 
   private fresh(farmer: string, farmerKey: Uint8Array): Job | undefined {
     const b = this.block
-    if (!b) return undefined
+    if (!b || this.isWorked(farmer)) return undefined
     let w = this.works.get(farmer)
     if (!w) {
       w = {

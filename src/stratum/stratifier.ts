@@ -412,13 +412,13 @@ export class Stratifier {
       if (!key) this.log.warn({ farmer: f }, 'planted farmer is not a valid address; skipped')
       else this.planted.set(f, key)
     }
-    this.queueRebalance(LOGIN_REBALANCE_MS)
+    this.rebalance()
   }
 
   markWorked(index: number, farmer: string): void {
-    if (index !== this.jobs.blockIndex) return
+    // Remembered for a block the stratum has not opened yet too (see JobBook.markWorked).
     this.jobs.markWorked(index, farmer)
-    this.queueRebalance(LOGIN_REBALANCE_MS)
+    if (index === this.jobs.blockIndex) this.rebalance()
   }
 
   /** After authorize: set_difficulty always (PROTOCOL.md), then a job if a farmer is eligible. */

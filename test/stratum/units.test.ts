@@ -6,7 +6,9 @@ import { vardiffStart, vardiffRecord, vardiffRetarget, vardiffDue, type VardiffP
 import { distribute, eligibleFarmers, expectedZeros } from '../../src/stratum/distribution.js'
 import { ExtranonceAllocator, RESUME_MS } from '../../src/stratum/extranonce.js'
 import { parsePassword, parseUsername } from '../../src/stratum/session.js'
-import { PAYOUT } from './helpers.js'
+import { JobBook } from '../../src/stratum/jobs.js'
+import { farmerKeyOf } from '../../src/kale/index.js'
+import { PAYOUT, startServer, Raw, login, blockEvent, farmerAddress } from './helpers.js'
 
 describe('LineFramer', () => {
   it('cuts lines across chunks, strips \\r, skips empty lines', () => {
@@ -179,5 +181,52 @@ describe('ExtranonceAllocator', () => {
     a.expire(RESUME_MS)
     expect(a.resume('s1', RESUME_MS)).toBeUndefined()
     expect(a.allocate()).toBe(5)
+  })
+})
+
+describe('JobBook: a farmer whose work was taken gets no new job', () => {
+  const entropy = new Uint8Array(32).fill(3)
+  const f = farmerAddress()
+  const key = farmerKeyOf(f)!
+
+  it('even when no job was ever made for it (a session assigned later got fresh work, and credited shares after the work)', () => {
+    const book = new JobBook()
+    book.openBlock(5, entropy)
+    book.markWorked(5, f)
+    expect(book.isWorked(f)).toBe(true)
+    expect(book.jobFor(f, key)).toBeUndefined()
+    const other = farmerAddress()
+    expect(book.jobFor(other, farmerKeyOf(other)!)).toBeDefined()
+  })
+
+  it('even when the chain worked a block before the stratum opened it; older blocks are forgotten', () => {
+    const book = new JobBook()
+    book.openBlock(5, entropy)
+    book.markWorked(6, f)
+    expect(book.jobFor(f, key)).toBeDefined() // block 5's work is still open
+    book.openBlock(6, entropy)
+    expect(book.isWorked(f)).toBe(true)
+    expect(book.jobFor(f, key)).toBeUndefined()
+    book.markWorked(5, f) // an older block: ignored
+    book.openBlock(7, entropy)
+    expect(book.isWorked(f)).toBe(false)
+    expect(book.jobFor(f, key)).toBeDefined()
+  })
+
+  it('over TCP: a miner logging in after its only farmer was worked gets set_difficulty and no job', async () => {
+    const s = await startServer()
+    try {
+      s.server.onBlock(blockEvent(9))
+      s.server.onPlanted({ index: 9, farmers: [f] })
+      s.server.markWorked(9, f)
+      const c = await Raw.connect(s.port)
+      await login(c, PAYOUT)
+      await c.until((ls) => ls.some((l) => l.method === 'mining.set_difficulty'))
+      await new Promise((r) => setTimeout(r, 200))
+      expect(c.notifications('mining.notify')).toHaveLength(0)
+      c.close()
+    } finally {
+      await s.close()
+    }
   })
 })
