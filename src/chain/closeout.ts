@@ -64,9 +64,9 @@ export async function closeWorksOf(c: CycleState, index: number): Promise<void> 
  */
 export async function sweep(c: CycleState, view: ChainView, unsettled: readonly ChainOpRecord[]): Promise<boolean> {
   const blocks = new Set<number>([...c.openBlocks].filter((n) => n < view.farmIndex))
-  for (const o of unsettled) if (o.block < view.farmIndex && o.op !== 'harvest' && o.status === 'pending') blocks.add(o.block)
+  for (const o of unsettled) if (o.block < view.farmIndex && o.op !== 'harvest' && (o.status === 'pending' || o.status === 'failed')) blocks.add(o.block)
   if (!c.sweptBack) {
-    // Failed rows before a restart are not in unsettledOps: look back a few blocks once.
+    // Blocks a crash may have left without any row at all: look back a few blocks once.
     for (let n = Math.max(0, view.farmIndex - SWEEP_BACK_BLOCKS); n < view.farmIndex; n++) blocks.add(n)
   }
   let changed = false

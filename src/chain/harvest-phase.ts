@@ -23,7 +23,8 @@ export async function harvestDue(c: CycleState, view: ChainView): Promise<void> 
   const byBlock = new Map<number, Set<string>>()
   for (const op of unsettled) {
     if (op.block >= view.farmIndex) continue
-    if (op.op === 'work' || op.op === 'harvest') {
+    // A failed work is the sweep's to resolve; its pail is harvested once that says it was worked.
+    if ((op.op === 'work' && op.status !== 'failed') || op.op === 'harvest') {
       let s = byBlock.get(op.block)
       if (!s) byBlock.set(op.block, (s = new Set()))
       s.add(op.farmer)

@@ -48,6 +48,14 @@ export interface ChainStore {
 }
 
 /** In-memory ChainStore, for tests and tools that need no database. */
+/**
+ * A plant or work that failed stays unsettled until the close-out sweep resolves
+ * it (done or lost): one left failed would hold its block's rewards for ever.
+ */
+export function failedPlantOrWork(o: Pick<ChainOpRecord, 'op' | 'status'>): boolean {
+  return o.status === 'failed' && (o.op === 'plant' || o.op === 'work')
+}
+
 export class MemoryChainStore implements ChainStore {
   readonly farmers = new Map<string, FarmerRecord>()
   readonly ops = new Map<string, ChainOpRecord>()
@@ -71,7 +79,7 @@ export class MemoryChainStore implements ChainStore {
   async unsettledOps(): Promise<ChainOpRecord[]> {
     const byKey = this.ops
     return [...byKey.values()]
-      .filter((o) => o.status === 'pending' || (o.op === 'work' && o.status === 'done' && byKey.get(`${o.farmer}/${o.block}/harvest`)?.status !== 'done' && byKey.get(`${o.farmer}/${o.block}/harvest`)?.status !== 'lost'))
+      .filter((o) => o.status === 'pending' || failedPlantOrWork(o) || (o.op === 'work' && o.status === 'done' && byKey.get(`${o.farmer}/${o.block}/harvest`)?.status !== 'done' && byKey.get(`${o.farmer}/${o.block}/harvest`)?.status !== 'lost'))
       .sort((a, b) => a.block - b.block || a.updatedAt - b.updatedAt)
       .map((o) => ({ ...o }))
   }

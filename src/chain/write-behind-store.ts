@@ -7,7 +7,7 @@
 // scheduler from the chain itself (pails, sequence numbers).
 import type { Logger } from '../log.js'
 import { PoolError, ErrorCode } from '../errors.js'
-import type { ChainOpRecord, ChainStore, FarmerRecord, FarmerStatus } from './store.js'
+import { failedPlantOrWork, type ChainOpRecord, type ChainStore, type FarmerRecord, type FarmerStatus } from './store.js'
 
 export interface WriteBehindOptions {
   log: Logger
@@ -89,7 +89,7 @@ export class WriteBehindChainStore implements ChainStore {
       return h !== undefined && (h.status === 'done' || h.status === 'lost')
     }
     return merged
-      .filter((o) => o.status === 'pending' || (o.op === 'work' && o.status === 'done' && !harvested(o)))
+      .filter((o) => o.status === 'pending' || failedPlantOrWork(o) || (o.op === 'work' && o.status === 'done' && !harvested(o)))
       .sort((a, b) => a.block - b.block || a.updatedAt - b.updatedAt)
   }
 

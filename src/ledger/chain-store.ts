@@ -81,6 +81,7 @@ export class PgChainStore implements ChainStore {
     const rows = await this.sql<OpRow[]>`
       SELECT o.* FROM chain_ops o
       WHERE o.status = 'pending'
+         OR (o.status = 'failed' AND o.op IN ('plant', 'work'))
          OR (o.op = 'work' AND o.status = 'done' AND NOT EXISTS (
                SELECT 1 FROM chain_ops h
                WHERE h.farmer = o.farmer AND h.block = o.block AND h.op = 'harvest' AND h.status IN ('done', 'lost')))

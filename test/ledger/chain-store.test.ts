@@ -21,6 +21,10 @@ async function script(store: ChainStore): Promise<unknown> {
   await store.recordOp(op({ farmer: G(2), block: 5, op: 'work', status: 'done', zeros: 6, gap: 41, updatedAt: 1_700_000_000_050 }))
   await store.recordOp(op({ farmer: G(2), block: 5, op: 'harvest', status: 'lost', reason: 'TTL passed' }))
   await store.recordOp(op({ farmer: G(1), block: 6, op: 'plant', status: 'pending', updatedAt: 1_700_000_000_200 }))
+  // Failed plants and works stay unsettled until the close-out sweep resolves them (one left failed froze its block's rewards).
+  await store.recordOp(op({ farmer: G(2), block: 3, op: 'plant', status: 'failed', reason: 'txInsufficientBalance', updatedAt: 1_700_000_000_300 }))
+  await store.recordOp(op({ farmer: G(1), block: 4, op: 'work', status: 'failed', reason: 'rejected', updatedAt: 1_700_000_000_400 }))
+  await store.recordOp(op({ farmer: G(2), block: 4, op: 'harvest', status: 'failed', reason: 'retrying', updatedAt: 1_700_000_000_500 }))
   const sortOps = (xs: ChainOpRecord[]): ChainOpRecord[] => xs.sort((a, b) => a.block - b.block || a.farmer.localeCompare(b.farmer) || a.op.localeCompare(b.op))
   return {
     farmers: (await store.listFarmers()).sort((a, b) => a.publicKey.localeCompare(b.publicKey)),
@@ -45,7 +49,7 @@ describe('PgChainStore', () => {
     const r = pg as { farmers: { stakePercent: number; status: string; encryptedSecret: string }[]; unsettled: string[] }
     expect(r.farmers[0]).toMatchObject({ stakePercent: 12.5, status: 'active', encryptedSecret: 'v1:abc' })
     expect(r.farmers[1]).toMatchObject({ status: 'disabled' })
-    expect(r.unsettled).toEqual([`5/${G(1).slice(-3)}/work/done`, `6/${G(1).slice(-3)}/plant/pending`])
+    expect(r.unsettled).toEqual([`3/${G(2).slice(-3)}/plant/failed`, `4/${G(1).slice(-3)}/work/failed`, `5/${G(1).slice(-3)}/work/done`, `6/${G(1).slice(-3)}/plant/pending`])
   })
 
   it('keeps amounts beyond 2^53 exact', async () => {
