@@ -211,6 +211,15 @@ async function loadChild(argv: string[]): Promise<void> {
   const byRound = Array.from({ length: 2 * rounds }, () => farmers(n))
   const signed = new Map<number, string[]>()
   const post = (m: FromChild): void => void process.send!(m)
+  /** A plant through the SDK client flow: simulate, assemble, sign; undefined when the simulation fails. */
+  const prepared = async (f: Farmer, seq: string): Promise<Transaction | undefined> => {
+    const tx = plantTx(f, seq, pass, contract)
+    const sim = await server.simulateTransaction(tx)
+    if (!rpc.Api.isSimulationSuccess(sim)) return undefined
+    const ready = rpc.assembleTransaction(tx, sim).build()
+    signFast(ready, f)
+    return ready
+  }
   post({ type: 'keys', rounds: byRound.map((fs) => fs.map((f) => f.g)) })
   const handle = async (m: ToChild): Promise<void> => {
     if (m.type === 'exit') process.exit(0)
@@ -232,11 +241,8 @@ async function loadChild(argv: string[]): Promise<void> {
     }
     if (m.type === 'plant') {
       await pool(byRound[m.round]!, async (f) => {
-        const tx = plantTx(f, m.seq, pass, contract)
-        const sim = await server.simulateTransaction(tx)
-        if (!rpc.Api.isSimulationSuccess(sim)) return void failures++
-        const ready = rpc.assembleTransaction(tx, sim).build()
-        signFast(ready, f)
+        const ready = await prepared(f, m.seq)
+        if (!ready) return void failures++
         const sent = await server.sendTransaction(ready)
         if (sent.status !== 'PENDING') return void failures++
         sentOk(sent.latestLedger, sent.hash)
@@ -246,11 +252,8 @@ async function loadChild(argv: string[]): Promise<void> {
     if (m.type === 'simulate') {
       const out: string[] = []
       await pool(byRound[m.round]!, async (f) => {
-        const tx = plantTx(f, m.seq, pass, contract)
-        const sim = await server.simulateTransaction(tx)
-        if (!rpc.Api.isSimulationSuccess(sim)) return void failures++
-        const ready = rpc.assembleTransaction(tx, sim).build()
-        signFast(ready, f)
+        const ready = await prepared(f, m.seq)
+        if (!ready) return void failures++
         out.push(ready.toXDR())
       })
       signed.set(m.round, out)
