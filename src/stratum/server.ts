@@ -62,8 +62,6 @@ export class StratumServer {
   private connected = 0
   /** close() was called: no further line is handled. */
   private stopping = false
-  /** Closed sessions whose shares are still in the verifier (close() waits for them too). */
-  private readonly settling = new Set<Session>()
   /** Unhandled bytes per session before its socket is paused (above any partial line). */
   private readonly readPauseBytes: number
 
@@ -168,7 +166,6 @@ export class StratumServer {
     if (n <= 0) this.perIp.delete(s.ip)
     else this.perIp.set(s.ip, n)
     this.stratifier.detach(s)
-    if (s.pending.length > 0) this.settling.add(s)
   }
 
   /**
@@ -354,8 +351,7 @@ export class StratumServer {
   }
 
   private unsettled(): boolean {
-    for (const s of this.settling) if (s.pending.length === 0) this.settling.delete(s)
-    if (this.settling.size > 0) return true
+    if (this.stratifier.draining.size > 0) return true
     for (const s of this.stratifier.sessions) if (s.pending.length > 0) return true
     return false
   }

@@ -62,6 +62,8 @@ export class Stratifier {
   readonly bestWork = new BestWorkTracker()
   readonly jobs = new JobBook()
   readonly sessions = new Set<Session>()
+  /** Closed sessions whose shares are still in the verifier: parked (and forgotten here) once the last is judged. */
+  readonly draining = new Set<Session>()
   private readonly extranonce: ExtranonceAllocator<SessionCarry>
   private readonly vardiff: VardiffParams
   private readonly targets = new Map<number, Uint8Array>()
@@ -276,8 +278,10 @@ export class Stratifier {
     q.splice(0, n)
     if (many) this.io.uncork(s)
     if (q.length > 0) return
-    if (s.detached) this.park(s)
-    else this.io.resume(s)
+    if (s.detached) {
+      this.draining.delete(s)
+      this.park(s)
+    } else this.io.resume(s)
   }
 
   /** Checks 25, 24, 20, 21, 22 in PROTOCOL.md order, before any hashing. */
@@ -480,6 +484,7 @@ export class Stratifier {
     if (this.sessions.delete(s) && s.authorized) this.m.sessionsAuthorized.dec()
     s.detached = true
     if (s.pending.length === 0) this.park(s)
+    else this.draining.add(s)
   }
 
   private park(s: Session): void {

@@ -26,8 +26,12 @@ describe('shares in flight when a session closes', () => {
       c.send(submit(1, [PAYOUT, jobId, findNonce(n, e1, 1, 0)]) + submit(2, [PAYOUT, jobId, findNonce(n, e1, 1, 100)]))
       await new Promise((r) => setTimeout(r, 50))
       c.close()
-      await new Promise((r) => setTimeout(r, 400))
+      await new Promise((r) => setTimeout(r, 50))
+      expect(s.server.stratifier.draining.size).toBe(1)
+      await new Promise((r) => setTimeout(r, 350))
       expect(s.sink.shares).toHaveLength(2)
+      // Forgotten once its shares are judged (it was kept until shutdown: a leak per such disconnect).
+      expect(s.server.stratifier.draining.size).toBe(0)
     } finally {
       await s.close()
     }
