@@ -2,6 +2,7 @@
 // open the next block with one plant when the open one is ≥ 300 s old. A pail on
 // chain or a recorded hash that applied counts as planted, so a restarted
 // process sends no second plant (the contract would refuse it with #8 anyway).
+import { xdr } from '@stellar/stellar-sdk'
 import type { PlantedEvent } from '../events.js'
 import { pailIndexInFootprint, plantOp } from './contract.js'
 import { plantStep, stakeOf } from './cycle.js'
@@ -86,7 +87,7 @@ export async function openNext(c: CycleState, index: number): Promise<void> {
   const res = await c.o.submitter.submit({
     source: opener.signer, op: 'plant', invoke: plantOp(c.o.net.contractId, pk, stake),
     onSend: (hash, data) => {
-      target = (data && pailIndexInFootprint(data, pk)) ?? index + 1
+      target = (data && pailIndexInFootprint(xdr.SorobanTransactionData.fromXDR(data), pk)) ?? index + 1
       // Already planted there (simulated before the rollover): this attempt can only get #8; a row would overwrite the done one.
       if (c.planted.get(target)?.has(pk)) return Promise.resolve()
       return c.record(pk, target, 'plant', 'pending', { txHash: hash, amountStroops: stake })

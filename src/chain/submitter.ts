@@ -46,8 +46,11 @@ export interface TxRequest {
   cosigners?: Signer[]
   /** time bound (unix seconds) instead of the ledger time + TX_VALID_SECONDS (payouts: from the wall clock) */
   maxTime?: number
-  /** Called with the hash right before sending: record it, so a crash leaves it checkable. */
-  onSend?: (hash: string, sorobanData: xdr.SorobanTransactionData | undefined, signed: SignedEnvelope) => Promise<void>
+  /**
+   * Called with the hash right before sending: record it, so a crash leaves it checkable.
+   * `sorobanData` is the simulated SorobanTransactionData as XDR bytes (parsed only by the caller that needs it).
+   */
+  onSend?: (hash: string, sorobanData: Buffer | undefined, signed: SignedEnvelope) => Promise<void>
 }
 
 /** The signed transaction handed to onSend: what a later resend needs. */
@@ -339,7 +342,7 @@ export class Submitter {
     const built = await this.build(pk, lane, req)
     const maxTime = built.maxTime
     let txBytes = built.tx
-    let sorobanData: xdr.SorobanTransactionData | undefined
+    let sorobanData: Buffer | undefined
     if (req.invoke) {
       const sim = await this.o.rpc.raw<RawSimulation>('simulateTransaction', { transaction: unsignedEnvelope(txBytes) })
       this.o.clock.observe(sim.latestLedger)
@@ -353,7 +356,7 @@ export class Submitter {
       // As rpc.assembleTransaction: an operation that carries auth keeps it.
       const auth = opAuthCount(req.invoke) > 0 ? null : (sim.results?.[0]?.auth ?? []).map((a) => Buffer.from(a, 'base64'))
       txBytes = assembleTx(txBytes, built.inclusionFee, data, auth)
-      sorobanData = xdr.SorobanTransactionData.fromXDR(data)
+      sorobanData = data
     }
     const tx = signRawTx(this.networkId, txBytes, built.seq, [req.source, ...(req.cosigners ?? [])])
     const hash = tx.hash
