@@ -14,8 +14,9 @@ const SWEEP_BACK_BLOCKS = 8
  * After the rollover: every planted pail of block `index` whose work is not
  * known to have landed is settled — done when the chain shows the work, lost
  * (with why) when it can no longer land — so the books hold every pail.
+ * Returns whether a work row is left open (a pending hash that may still apply).
  */
-export async function closeWorksOf(c: CycleState, index: number): Promise<void> {
+export async function closeWorksOf(c: CycleState, index: number): Promise<boolean> {
   await c.workRuns.get(index)?.catch(() => undefined)
   const ops = await c.o.store.opsOfBlock(index)
   const works = new Map(ops.filter((o) => o.op === 'work').map((o) => [o.farmer, o]))
@@ -50,9 +51,10 @@ export async function closeWorksOf(c: CycleState, index: number): Promise<void> 
       c.o.log.warn({ index, farmer: pk, reason }, 'pail lost: work did not land')
     }))
   }
-  if (unresolved || c.stopped) return
+  if (unresolved || c.stopped) return unresolved
   c.worksClosed.add(index)
   for (const k of c.worksClosed) if (k < index - 2) c.worksClosed.delete(k)
+  return false
 }
 
 /**
@@ -112,7 +114,6 @@ async function sweepBlock(c: CycleState, index: number): Promise<{ changed: bool
     }))
   }
   // Works: of every pail now known, and every open work row.
-  await closeWorksOf(c, index)
-  const after = await c.o.store.opsOfBlock(index)
-  return { changed: true, open: open || after.some(isOpen) }
+  const worksOpen = await closeWorksOf(c, index)
+  return { changed: true, open: open || worksOpen }
 }

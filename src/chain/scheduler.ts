@@ -142,7 +142,7 @@ export class Scheduler extends EventEmitter {
 
   private closeWorks(index: number): void {
     if (index < 0 || this.s.worksClosed.has(index)) return
-    this.phase(`close:${index}`, () => closeWorksOf(this.s, index))
+    this.phase(`close:${index}`, async () => void (await closeWorksOf(this.s, index)))
   }
 
   private maybeHarvest(view: ChainView): void {
