@@ -10,6 +10,9 @@ import type { ChainView } from './watcher.js'
 import type { CycleState, HarvestedEvent } from './cycle-state.js'
 import { sweep } from './closeout.js'
 
+/** Blocks remembered as announced (harvests of older blocks are over; nothing emits them again). */
+const EMITTED_BLOCKS_KEPT = 8
+
 export async function harvestDue(c: CycleState, view: ChainView): Promise<void> {
   // Plants are time-critical, harvests are not: let the block's plants take the lanes first.
   await c.plantRun?.catch(() => undefined)
@@ -149,12 +152,14 @@ async function resolveGone(c: CycleState, pk: string, index: number, plant: Chai
 
 /** One 'harvested' event per block, once none of its pails is left to harvest. */
 async function emitHarvested(c: CycleState, index: number): Promise<void> {
+  if (c.emittedHarvest.has(index)) return
   const ops = await c.o.store.opsOfBlock(index)
   const works = ops.filter((o) => o.op === 'work' && o.status === 'done')
   const harvests = new Map(ops.filter((o) => o.op === 'harvest').map((o) => [o.farmer, o]))
   if (works.some((w) => { const h = harvests.get(w.farmer); return !h || (h.status !== 'done' && h.status !== 'lost') })) return
   if (c.emittedHarvest.has(index)) return
   c.emittedHarvest.add(index)
+  for (const k of c.emittedHarvest) if (k < index - EMITTED_BLOCKS_KEPT) c.emittedHarvest.delete(k)
   const plants = new Map(ops.filter((o) => o.op === 'plant').map((o) => [o.farmer, o]))
   const rewards = [...harvests.values()].filter((h) => h.status === 'done').map((h) => ({ farmer: h.farmer, rewardStroops: h.amountStroops, stakeStroops: plants.get(h.farmer)?.amountStroops ?? 0n }))
   const ev: HarvestedEvent = { index, rewards }
