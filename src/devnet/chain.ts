@@ -2,7 +2,7 @@
 // ledger close (apply in arrival order, evict expired temporary entries, keep
 // results for getTransaction) and the read side the RPC server answers from.
 import type { TxLog } from './tx-log.js'
-import { xdr, Keypair, StrKey, TransactionBuilder, Operation, Account } from '@stellar/stellar-sdk'
+import { Keypair, StrKey, TransactionBuilder, Operation, Account } from '@stellar/stellar-sdk'
 import { Scratch, evictExpired, newFarmBlock, LEDGER_SECONDS, STROOPS_PER_XLM, type LedgerState } from './state.js'
 import { admit, applyTx, type ChainCtx, type PendingTx, type TxRecord } from './tx-apply.js'
 import { decodeCall, runCall, recordAuth, footprintOf, resourceFeeFor, sorobanDataXdr, errorString } from './invoke.js'
