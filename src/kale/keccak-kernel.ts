@@ -6,7 +6,8 @@ import { PREIMAGE_BYTES, U64_MAX } from './preimage.js'
 import { zerosIn } from './difficulty.js'
 
 export const HASH_BYTES = 32
-const NONCE_BYTES = 8
+/** Bytes of a nonce in the preimage (bytes 4..12, big-endian). */
+export const NONCE_BYTES = 8
 
 interface KernelExports {
   memory: WasmMemory
@@ -36,8 +37,8 @@ function sharedKernel(): { k: KernelExports; bytes: Uint8Array } {
 /**
  * Hashes `count` packed 76-byte preimages (`preimages.length` ≥ 76 × count) into
  * `out` (32 × count bytes, allocated when omitted) and returns it. Hash i is
- * `out.subarray(32 * i, 32 * i + 32)`. Synchronous, no allocation per hash: this is
- * what share verification calls on its worker threads.
+ * `out.subarray(32 * i, 32 * i + 32)`. Synchronous, no allocation per hash (the
+ * verify bench's single-thread baseline; verification itself uses keccak256BatchTemplated).
  */
 export function keccak256Batch76(preimages: Uint8Array, count = Math.floor(preimages.length / PREIMAGE_BYTES), out?: Uint8Array): Uint8Array {
   if (!Number.isInteger(count) || count < 0 || preimages.length < count * PREIMAGE_BYTES) {

@@ -12,7 +12,7 @@ export function keccak256(data: Uint8Array): Uint8Array {
 
 export {
   /**
-   * Share verification's batch kernel: hashes `count` packed 76-byte preimages
+   * The batch kernel over whole preimages: hashes `count` packed 76-byte preimages
    * (`preimages`, 76 × count bytes) into 32 × count bytes (hash i at offset 32·i),
    * synchronously, in this thread's WebAssembly instance. Pair with `zerosAt(out, 32 * i)`.
    */

@@ -9,12 +9,10 @@
 // The answer overwrites the buffer from offset 0 with count × 32 bytes of hashes,
 // so the buffer is sized for the larger of the two.
 import { Piscina } from 'piscina'
-import { keccak256Batch76, keccak256BatchTemplated } from '../kale/index.js'
-import { BATCH_CHUNK_MAX } from '../kale/keccak-kernel.js'
+import { keccak256BatchTemplated, PREIMAGE_BYTES, HASH_BYTES } from '../kale/index.js'
+import { BATCH_CHUNK_MAX, NONCE_BYTES } from '../kale/keccak-kernel.js'
 
-export const PREIMAGE_BYTES = 76
-export const HASH_BYTES = 32
-export const NONCE_BYTES = 8
+export { PREIMAGE_BYTES, HASH_BYTES, NONCE_BYTES }
 
 export interface VerifyTask {
   buf: ArrayBuffer
@@ -29,11 +27,6 @@ export function batchLayout(batchMax: number, templatesMax: number): { noncesAt:
   const noncesAt = templatesMax * PREIMAGE_BYTES
   const whichAt = noncesAt + batchMax * NONCE_BYTES
   return { noncesAt, whichAt, bytes: Math.max(whichAt + batchMax, batchMax * HASH_BYTES) }
-}
-
-/** One thread hashing packed preimages with the same kernel (bench/verify.ts's single-thread baseline). */
-export function hashBatch(preimages: Uint8Array, count: number, out: Uint8Array): void {
-  keccak256Batch76(preimages, count, out)
 }
 
 /** Hashes the batch; returns the same buffer (transferred back) holding count × 32 bytes of hashes. */
