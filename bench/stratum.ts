@@ -23,7 +23,7 @@ import { createMetrics } from '../src/metrics/metrics.js'
 import { StratumServer } from '../src/stratum/server.js'
 import { Verifier } from '../src/workers/verifier.js'
 import type { ShareEvent, BlockEvent } from '../src/events.js'
-import { parseArgs, intFlag } from '../src/args.js'
+import { parseArgs, intFlag, numberFlag } from '../src/args.js'
 import { report } from './stats.js'
 
 const PAYOUT = StrKey.encodeEd25519PublicKey(Buffer.alloc(32, 9))
@@ -79,7 +79,7 @@ export async function run(argv: string[]): Promise<void> {
   const verifyThreads = intFlag(args, 'verify-threads', 1, 64, 1)
   const rate = intFlag(args, 'rate', 0, 10_000_000, 0)
   const c = loadConfig({})
-  const batchMs = args.flags.has('batch-ms') ? Number(args.flags.get('batch-ms')) : c.verifyBatchMs
+  const batchMs = numberFlag(args, 'batch-ms', 0, 100, c.verifyBatchMs)
   const verifier = new Verifier({ threads: verifyThreads, batchMax: c.verifyBatchMax, batchMs, queueMax: c.verifyQueueMax, idleTimeoutMs: 60_000 })
   let credited = 0
   const sink = { add: (_s: ShareEvent) => (credited++, true) }
