@@ -321,17 +321,16 @@ export class Stratifier {
     return 'accepted'
   }
 
-  private judged(s: Session, id: RequestId, o: ShareOutcome): false {
+  private judged(s: Session, id: RequestId, o: ShareOutcome): void {
     this.sharesBy[o].inc()
     this.io.send(s, encodeOutcome(id, o))
-    if (!countsAsJudged(o)) return false
+    if (!countsAsJudged(o)) return
     s.sharesJudged++
     if (countsAsInvalid(o)) s.sharesInvalid++
     if (s.sharesJudged >= this.o.banSharesMin && s.sharesInvalid * 100 > this.o.banInvalidPercent * s.sharesJudged) {
       s.log.warn({ judged: s.sharesJudged, invalid: s.sharesInvalid }, 'invalid-share ban')
       this.io.ban(s)
     }
-    return false
   }
 
   // --- vardiff ---
