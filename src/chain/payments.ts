@@ -8,7 +8,7 @@
 // (payInLane): they serialize with that farmer's plant/work/harvest and share
 // its cached sequence number. Sent beside the lane, a pending payout made the
 // farmer's work TRY_AGAIN_LATER / txBadSeq inside its work window.
-import { Account, Asset, Operation, StrKey, TransactionBuilder } from '@stellar/stellar-sdk'
+import { Account, Asset, Operation, StrKey, TransactionBuilder, type xdr } from '@stellar/stellar-sdk'
 import { PoolError, ErrorCode } from '../errors.js'
 import { readEntries, type RpcClient } from './rpc.js'
 import { signTx, type Signer } from './signer.js'
@@ -139,20 +139,28 @@ export class KalePayments {
     return out
   }
 
-  /** Builds and signs one payment transaction from `source` (≤ 100 payments), valid for `validSeconds`. */
-  async build(source: string, payments: readonly Payment[], validSeconds: number): Promise<SignedPayment> {
+  /**
+   * What both ways of paying need: the source's signer, one payment operation per
+   * payment (1..100) and the time bound, from the wall clock as the network (and the devnet) checks it.
+   */
+  private async prepare(source: string, payments: readonly Payment[], validSeconds: number): Promise<{ signer: Signer; ops: xdr.Operation[]; maxTime: number }> {
     if (payments.length === 0 || payments.length > PAYMENTS_PER_TX_MAX) throw new PoolError(ErrorCode.ARGUMENT_INVALID, `a payment transaction holds 1..${PAYMENTS_PER_TX_MAX} payments`)
     const signer = await this.o.signerOf(source)
     if (!signer) throw new PoolError(ErrorCode.SECRET_UNAVAILABLE, `no signer for payout source ${source}`)
+    const ops = payments.map((p) => Operation.payment({ destination: p.destination, asset: this.asset, amount: stroopsToAmount(p.amountStroops) }))
+    return { signer, ops, maxTime: Math.floor(this.now() / 1000) + validSeconds }
+  }
+
+  /** Builds and signs one payment transaction from `source` (≤ 100 payments), valid for `validSeconds`. */
+  async build(source: string, payments: readonly Payment[], validSeconds: number): Promise<SignedPayment> {
+    const { signer, ops, maxTime } = await this.prepare(source, payments, validSeconds)
     const account = await this.o.rpc.call('getAccount', (s) => s.getAccount(source))
-    // Time bounds from the wall clock, as the network (and the devnet) checks them.
-    const maxTime = Math.floor(this.now() / 1000) + validSeconds
     const builder = new TransactionBuilder(new Account(source, account.sequenceNumber()), {
       fee: String(this.feePerOp),
       networkPassphrase: this.o.networkPassphrase,
       timebounds: { minTime: 0, maxTime },
     })
-    for (const p of payments) builder.addOperation(Operation.payment({ destination: p.destination, asset: this.asset, amount: stroopsToAmount(p.amountStroops) }))
+    for (const op of ops) builder.addOperation(op)
     const tx = builder.build()
     signTx(tx, signer)
     return { source, hash: Buffer.from(tx.hash()).toString('hex'), envelopeXdr: tx.toEnvelope().toXDR('base64'), maxTime }
@@ -183,15 +191,11 @@ export class KalePayments {
   async payInLane(source: string, payments: readonly Payment[], validSeconds: number, record: (p: SignedPayment, earlierMayApply: boolean) => Promise<void>): Promise<LanePayResult> {
     const submitter = this.o.submitter
     if (!submitter) throw new PoolError(ErrorCode.INTERNAL, 'payInLane needs a submitter')
-    if (payments.length === 0 || payments.length > PAYMENTS_PER_TX_MAX) throw new PoolError(ErrorCode.ARGUMENT_INVALID, `a payment transaction holds 1..${PAYMENTS_PER_TX_MAX} payments`)
-    const signer = await this.o.signerOf(source)
-    if (!signer) throw new PoolError(ErrorCode.SECRET_UNAVAILABLE, `no signer for payout source ${source}`)
-    const classic = payments.map((p) => Operation.payment({ destination: p.destination, asset: this.asset, amount: stroopsToAmount(p.amountStroops) }))
-    const maxTime = Math.floor(this.now() / 1000) + validSeconds
+    const { signer, ops, maxTime } = await this.prepare(source, payments, validSeconds)
     const r = await submitter.submit({
       source: signer,
       op: 'payout',
-      classic,
+      classic: ops,
       maxTime,
       onSend: (hash, _data, signed) => record({ source, hash, envelopeXdr: signed.envelopeXdr, maxTime: signed.maxTime }, signed.earlierMayApply),
     })
