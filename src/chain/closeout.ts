@@ -2,8 +2,8 @@
 // block is left pending or failed, so its rewards never wait forever. Each open
 // row is resolved from its hash and the pail: done when the chain shows it,
 // lost (with why) when it can no longer land.
-import { scValToNative } from '@stellar/stellar-sdk'
 import type { ChainOpRecord } from './store.js'
+import { workGapOf } from './contract.js'
 import type { ChainView } from './watcher.js'
 import type { CycleState } from './cycle-state.js'
 
@@ -36,7 +36,7 @@ export async function closeWorksOf(c: CycleState, index: number): Promise<boolea
       if (w?.status === 'pending' && w.txHash) {
         const res = await c.checkHash(w.txHash)
         if (res?.status === 'success') {
-          const gap = res.returnValue ? Number(scValToNative(res.returnValue)) : null
+          const gap = workGapOf(res.returnValue)
           await c.record(pk, index, 'work', 'done', { txHash: w.txHash, feeStroops: res.feeStroops, zeros: w.zeros, gap })
           return
         }

@@ -232,3 +232,13 @@ export function pailIndexInFootprint(data: xdr.SorobanTransactionData, farmer: s
   }
   return undefined
 }
+
+/** The gap a successful `work` returns (u32), or null when the answer carried no return value. */
+export function workGapOf(returnValue: xdr.ScVal | undefined): number | null {
+  return returnValue ? Number(scValToNative(returnValue)) : null
+}
+
+/** The reward a successful `harvest` returns (i128 stroops), or 0 when the answer carried no return value. */
+export function harvestRewardOf(returnValue: xdr.ScVal | undefined): bigint {
+  return returnValue ? BigInt(scValToNative(returnValue) as bigint) : 0n
+}

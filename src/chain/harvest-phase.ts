@@ -2,9 +2,8 @@
 // FarmIndex > N, after the close-out sweep has settled what past blocks left
 // open. A pail gone before our harvest is checked, never assumed worth 0.
 // Harvest needs no auth: a disabled farmer's pails go on.
-import { scValToNative } from '@stellar/stellar-sdk'
 import type { ChainOp, ChainOpRecord } from './store.js'
-import { harvestOp, type BlockData } from './contract.js'
+import { harvestOp, harvestRewardOf, workGapOf, type BlockData } from './contract.js'
 import { derivedHarvestReward, harvestStep } from './cycle.js'
 import type { ChainView } from './watcher.js'
 import type { CycleState, HarvestedEvent } from './cycle-state.js'
@@ -51,7 +50,7 @@ async function harvestBlock(c: CycleState, index: number, farmers: string[], vie
       // A work sent before a crash: its hash says whether it applied.
       const res = await c.checkHash(work.txHash)
       if (res?.status === 'success') {
-        work = { ...work, status: 'done', feeStroops: res.feeStroops, gap: res.returnValue ? Number(scValToNative(res.returnValue)) : null }
+        work = { ...work, status: 'done', feeStroops: res.feeStroops, gap: workGapOf(res.returnValue) }
         await c.record(pk, index, 'work', 'done', { txHash: work.txHash, feeStroops: work.feeStroops, zeros: work.zeros, gap: work.gap })
       }
     }
@@ -61,7 +60,7 @@ async function harvestBlock(c: CycleState, index: number, farmers: string[], vie
     if (step.kind === 'check') {
       const res = await c.checkHash(step.txHash)
       if (res?.status === 'success') {
-        await c.settle(pk, index, 'harvest', res, { amountStroops: res.returnValue ? BigInt(scValToNative(res.returnValue) as bigint) : 0n })
+        await c.settle(pk, index, 'harvest', res, { amountStroops: harvestRewardOf(res.returnValue) })
         c.o.metrics?.pailsTotal.inc({ stage: 'harvested' })
         return
       }
@@ -97,7 +96,7 @@ async function harvestBlock(c: CycleState, index: number, farmers: string[], vie
       if (!(await resolveGone(c, pk, index, opOf(pk, 'plant'), work, h, blockOnce))) remaining = true
       return
     }
-    const reward = res.status === 'success' && res.returnValue ? BigInt(scValToNative(res.returnValue) as bigint) : 0n
+    const reward = res.status === 'success' ? harvestRewardOf(res.returnValue) : 0n
     const v = await c.settle(pk, index, 'harvest', res, { amountStroops: reward })
     if (v === 'done') c.o.metrics?.pailsTotal.inc({ stage: 'harvested' })
     if (v === 'retry') remaining = true
@@ -119,7 +118,7 @@ async function resolveGone(c: CycleState, pk: string, index: number, plant: Chai
   if (harvest?.txHash) {
     const res = await c.checkHash(harvest.txHash)
     if (res?.status === 'success') {
-      await c.settle(pk, index, 'harvest', res, { amountStroops: res.returnValue ? BigInt(scValToNative(res.returnValue) as bigint) : 0n })
+      await c.settle(pk, index, 'harvest', res, { amountStroops: harvestRewardOf(res.returnValue) })
       c.o.metrics?.pailsTotal.inc({ stage: 'harvested' })
       return true
     }

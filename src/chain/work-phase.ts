@@ -3,10 +3,9 @@
 // here) or, failing that, the pool's own fallback hash; and the lead itself,
 // widened by what recent RPC faults and event-loop stalls cost.
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
-import { scValToNative } from '@stellar/stellar-sdk'
 import type { BestWork, BlockEvent } from '../events.js'
 import type { ChainOpRecord } from './store.js'
-import { workOp, type PailData } from './contract.js'
+import { workGapOf, workOp, type PailData } from './contract.js'
 import { betterWork, workLeadFor, workStep } from './cycle.js'
 import { selfWork, verifyWork } from './selfwork.js'
 import { WATCH_POLLS_PER_LEDGER, type CycleState, type SchedulerOptions, type Verdict } from './cycle-state.js'
@@ -83,7 +82,7 @@ async function workOne(c: CycleState, block: BlockEvent, pk: string, op: ChainOp
   if (step === 'pending') {
     const res = await c.checkHash(op!.txHash!)
     if (res?.status === 'success') {
-      const gap = res.returnValue ? Number(scValToNative(res.returnValue)) : null
+      const gap = workGapOf(res.returnValue)
       await c.settle(pk, index, 'work', res, { zeros: op!.zeros, gap })
       if (!c.stopped) c.o.onWorked?.(index, pk)
       return 'done'
@@ -100,7 +99,7 @@ async function workOne(c: CycleState, block: BlockEvent, pk: string, op: ChainOp
     source, op: 'work', invoke: workOp(c.o.net.contractId, pk, best.hash, best.nonce),
     onSend: (hash) => c.record(pk, index, 'work', 'pending', { txHash: hash, zeros: best.zeros }),
   })
-  const gap = res.status === 'success' && res.returnValue ? Number(scValToNative(res.returnValue)) : null
+  const gap = res.status === 'success' ? workGapOf(res.returnValue) : null
   const v = await c.settle(pk, index, 'work', res, { zeros: best.zeros, gap })
   c.o.log.debug({ index, farmer: pk, status: res.status, landed: res.status === 'success' ? res.ledger : undefined, ledger: c.o.clock.ledger, verdict: v }, 'work outcome')
   if (v === 'done' && !c.stopped) c.o.metrics?.pailsTotal.inc({ stage: 'worked' })
