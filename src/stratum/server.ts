@@ -189,20 +189,14 @@ export class StratumServer {
           setImmediate(() => this.pump(s))
           break
         }
-        let line: NextLine
-        if (s.deferredOversize) {
-          s.deferredOversize = false
-          line = 'oversize'
-        } else if (s.deferred !== undefined) {
-          line = s.deferred
-          s.deferred = undefined
-        } else line = s.framer.next()
+        const line: NextLine = s.deferred ?? s.framer.next()
+        s.deferred = undefined
         if (line === undefined) break
         handled++
         const behind = s.pending.length > 0
         if (line === 'oversize') {
           if (behind) {
-            s.deferredOversize = true
+            s.deferred = line
             s.busy = true
             break
           }

@@ -2,7 +2,7 @@
 // it; the socket is owned by the server, which is the only code that writes to it.
 import type { Socket } from 'node:net'
 import type { Logger } from '../log.js'
-import { LineFramer } from './framing.js'
+import { LineFramer, type NextLine } from './framing.js'
 import type { Job, Work } from './jobs.js'
 import { vardiffStart, type VardiffState } from './vardiff.js'
 import { decodeStrKey, VersionByte } from '../kale/index.js'
@@ -103,10 +103,8 @@ export class Session {
   settleQueued = false
   /** A line waits for the pending answers (deferred): no further line is read. */
   busy = false
-  /** The deferred line, handled first once `pending` is empty. */
-  deferred: string | undefined
-  /** The deferred line was over the length bound. */
-  deferredOversize = false
+  /** The deferred line (or the framer's 'oversize' mark), handled first once `pending` is empty. */
+  deferred: NextLine = undefined
   /** Reading paused by us (backpressure). */
   paused = false
   /** ms since which the socket has not drained; 0 = drained. */
