@@ -1,42 +1,33 @@
-// `npm run bench -- verify [--threads N] [--seconds S] [--batch-max B] [--json]`
+// `npm run bench -- verify [--threads N] [--seconds S] [--rounds R] [--batch-max B] [--queue-max Q] [--json]`
 //
 // Shares verified per second through the Piscina verifier (micro-batched,
 // transferable buffers) against the single-thread raw rate of the same batch
-// kernel measured in the same run. scalingEfficiency = pool / (raw × threads).
+// kernel measured in the same run. scalingEfficiency = pool / (raw × threads),
+// the median over R alternating rounds (S seconds in all, half raw, half pool).
 import { availableParallelism } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import { loadConfig } from '../src/config.js'
 import { parseArgs, intFlag, numberFlag } from '../src/args.js'
 import { preimage } from '../src/kale/index.js'
 import { Verifier } from '../src/workers/verifier.js'
-import { keccak256Batch76, PREIMAGE_BYTES, HASH_BYTES } from '../src/kale/index.js'
-import { report, median } from './stats.js'
-
-function rawRate(seconds: number, batch: number): number {
-  const pre = new Uint8Array(batch * PREIMAGE_BYTES)
-  for (let i = 0; i < batch; i++) pre.set(preimage(7, BigInt(i), randomBytes(32), randomBytes(32)), i * PREIMAGE_BYTES)
-  const out = new Uint8Array(batch * HASH_BYTES)
-  let n = 0
-  const t0 = performance.now()
-  const end = t0 + seconds * 1000
-  while (performance.now() < end) {
-    keccak256Batch76(pre, batch, out)
-    n += batch
-  }
-  return n / ((performance.now() - t0) / 1000)
-}
+import { rawRate, RawThreads } from './raw-threads.js'
+import { report, median, percentile } from './stats.js'
 
 async function poolRate(v: Verifier, seconds: number): Promise<{ perSecond: number; busyAnswers: number; cpuNsPerShare: number }> {
   // Several jobs, as a server with many farmers has: batches carry a few templates.
   const templates = Array.from({ length: 4 }, () => preimage(7, 0n, randomBytes(32), randomBytes(32)))
+  let offered = 0
+  let answered = 0
   let done = 0
   let busy = 0
   // Precomputed nonces: the driver should cost the main thread as little as a socket would.
   const nonces = Array.from({ length: 4096 }, (_, i) => i.toString(16).padStart(16, '0'))
   let k = 0
   let wake: (() => void) | undefined
+  let counting = true
   const inc = (h: Uint8Array | undefined) => {
-    if (h) done++
+    answered++
+    if (h && counting) done++
     if (wake) {
       const w = wake
       wake = undefined
@@ -57,47 +48,80 @@ async function poolRate(v: Verifier, seconds: number): Promise<{ perSecond: numb
         await new Promise<void>((r) => (wake = r))
         break
       }
+      offered++
     }
     await new Promise((r) => setImmediate(r))
   }
   const cpu = process.cpuUsage(cpu0)
+  const elapsedS = (performance.now() - t0) / 1000
+  counting = false
+  // Drain: the next round starts with an empty verifier (and its own callback).
+  while (answered < offered) await new Promise<void>((r) => (wake = r))
   // All threads of the process: the workers' hashing plus this thread's collecting and answering.
-  return { perSecond: done / ((performance.now() - t0) / 1000), busyAnswers: busy, cpuNsPerShare: ((cpu.user + cpu.system) * 1000) / Math.max(1, done) }
+  return { perSecond: done / elapsedS, busyAnswers: busy, cpuNsPerShare: ((cpu.user + cpu.system) * 1000) / Math.max(1, done) }
 }
 
 export async function run(argv: string[]): Promise<void> {
-  const args = parseArgs(argv, ['threads', 'seconds', 'batch-max'], ['json'])
+  const args = parseArgs(argv, ['threads', 'seconds', 'rounds', 'batch-max', 'queue-max'], ['json'])
   const threads = intFlag(args, 'threads', 1, 256, availableParallelism())
-  const seconds = numberFlag(args, 'seconds', 0.5, 600, 3)
+  const seconds = numberFlag(args, 'seconds', 0.5, 600, 12)
+  const rounds = intFlag(args, 'rounds', 1, 100, 8)
   const c = loadConfig({})
   const batchMax = intFlag(args, 'batch-max', 1, 65_536, c.verifyBatchMax)
-  const v = new Verifier({ threads, batchMax, batchMs: c.verifyBatchMs, queueMax: c.verifyQueueMax, idleTimeoutMs: 60_000 })
+  const queueMax = intFlag(args, 'queue-max', 1, 1_000_000, c.verifyQueueMax)
+  const v = new Verifier({ threads, batchMax, batchMs: c.verifyBatchMs, queueMax, idleTimeoutMs: 60_000 })
+  const ceiling = new RawThreads(threads, batchMax)
   try {
     await poolRate(v, 0.5) // warm-up: threads started, JIT tiers reached
     rawRate(0.5, batchMax)
-    // Alternate the two measurements (3 rounds each) and take medians.
+    await ceiling.rate(0.5)
+    // This machine's speed drifts by tens of percent within seconds (shared
+    // hosts), so the three are measured in short alternating rounds and each
+    // ratio is the median of the rounds' ratios, not a ratio of medians taken
+    // seconds apart.
     const raws: number[] = []
+    const ceilings: number[] = []
     const pools: number[] = []
+    const vsRaw: number[] = []
+    const machine: number[] = []
+    const vsCeiling: number[] = []
     const cpus: number[] = []
     let busy = 0
-    for (let r = 0; r < 3; r++) {
-      raws.push(rawRate(seconds / 3, batchMax))
-      const p = await poolRate(v, seconds / 3)
+    const each = seconds / rounds / 3
+    for (let r = 0; r < rounds; r++) {
+      const raw = rawRate(each, batchMax)
+      const ceil = await ceiling.rate(each)
+      const p = await poolRate(v, each)
+      raws.push(raw)
+      ceilings.push(ceil)
       pools.push(p.perSecond)
+      vsRaw.push(p.perSecond / (raw * threads))
+      machine.push(ceil / (raw * threads))
+      vsCeiling.push(p.perSecond / ceil)
       cpus.push(p.cpuNsPerShare)
       busy += p.busyAnswers
     }
     const raw = median(raws)
     const pool = median(pools)
+    const r2 = (x: number) => Math.round(x * 100) / 100
+    const r3 = (x: number) => Math.round(x * 1000) / 1000
     report(argv, 'verify', {
-      threads, batchMax, batchMs: c.verifyBatchMs,
+      threads, batchMax, batchMs: c.verifyBatchMs, queueMax, rounds,
       rawSingleThreadHashesPerSecond: Math.round(raw), poolSharesPerSecond: Math.round(pool),
-      speedupVsOneThread: Math.round((pool / raw) * 100) / 100, scalingEfficiency: Math.round((pool / (raw * threads)) * 1000) / 1000,
+      speedupVsOneThread: r2(pool / raw),
+      // The goal's figure: pool / (threads × one raw thread).
+      scalingEfficiency: r3(median(vsRaw)),
+      scalingEfficiencyQuartiles: [r2(percentile(vsRaw, 25)), r2(percentile(vsRaw, 75))],
+      // The same for `threads` raw threads hashing at once with no pool: what the machine itself gives.
+      rawThreadsHashesPerSecond: Math.round(median(ceilings)),
+      machineScalingEfficiency: r3(median(machine)),
+      // The pool against that ceiling: what the pool's collecting, messaging and answering cost.
+      poolVsRawThreads: r3(median(vsCeiling)),
       busyAnswers: busy,
       // Where the gap to threads × raw goes: CPU per verified share (every thread) against one raw hash.
       rawNsPerHash: Math.round(1e9 / raw), processCpuNsPerShare: Math.round(median(cpus)), cores: availableParallelism(),
     })
   } finally {
-    await v.close()
+    await Promise.all([v.close(), ceiling.close()])
   }
 }

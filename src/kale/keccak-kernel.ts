@@ -12,6 +12,7 @@ export const NONCE_BYTES = 8
 interface KernelExports {
   memory: WasmMemory
   hashBatch(inPtr: number, outPtr: number, n: number): void
+  hashTemplated(templatesPtr: number, templateCount: number, noncesPtr: number, whichPtr: number, outPtr: number, n: number): number
   mine(startNonce: bigint, count: number): number
 }
 
@@ -22,15 +23,15 @@ function instantiate(): KernelExports {
 /** Preimages hashed per kernel call: bounds the kernel's memory at ~2.3 MB. */
 export const BATCH_CHUNK_MAX = 16_384
 
-let shared: { k: KernelExports; bytes: Uint8Array } | undefined
+let shared: { k: KernelExports; bytes: Uint8Array; buf: Buffer } | undefined
 
-function sharedKernel(): { k: KernelExports; bytes: Uint8Array } {
+function sharedKernel(): { k: KernelExports; bytes: Uint8Array; buf: Buffer } {
   if (shared) return shared
   const k = instantiate()
   const need = MEM.heap + BATCH_CHUNK_MAX * (PREIMAGE_BYTES + HASH_BYTES)
   const have = k.memory.buffer.byteLength
   if (need > have) k.memory.grow(Math.ceil((need - have) / PAGE_BYTES))
-  shared = { k, bytes: new Uint8Array(k.memory.buffer) }
+  shared = { k, bytes: new Uint8Array(k.memory.buffer), buf: Buffer.from(k.memory.buffer) }
   return shared
 }
 
@@ -59,34 +60,41 @@ export function keccak256Batch76(preimages: Uint8Array, count = Math.floor(preim
   return result
 }
 
+/** Templates one keccak256BatchTemplated call takes at most (`which` holds bytes). */
+export const TEMPLATES_MAX = 256
+
+/** ASCII hex digits of one nonce in keccak256BatchTemplated's `nonceHex`. */
+export const NONCE_HEX_CHARS = 2 * NONCE_BYTES
+
 /**
  * The verifier's batch form: share i's preimage is template `which[i]` (76 bytes
- * each, packed in `templates`) with bytes 4..12 replaced by the 8 bytes at
- * `nonces[8i]`. Preimages are assembled straight into the kernel's memory, so
- * the thread that collects shares copies 9 bytes per share instead of 76.
- * Hash i lands at `out[32i]`.
+ * each, packed in `templates`) with bytes 4..12 being the nonce written as the 16
+ * hex digits at `nonceHex[16i]` (either case; the caller has validated them). The
+ * digits go into the kernel's memory in one native write and the kernel decodes
+ * them and loads each share's lanes straight from its template, so nothing per
+ * share runs in JavaScript here, and the thread that collects shares does no
+ * per-digit work at all. Hash i lands at `out[32i]`.
  */
-export function keccak256BatchTemplated(templates: Uint8Array, nonces: Uint8Array, which: Uint8Array, count: number, out: Uint8Array): void {
+export function keccak256BatchTemplated(templates: Uint8Array, nonceHex: string, which: Uint8Array, count: number, out: Uint8Array): void {
   const templateCount = Math.floor(templates.length / PREIMAGE_BYTES)
-  if (!Number.isInteger(count) || count < 0 || nonces.length < count * NONCE_BYTES || which.length < count || out.length < count * HASH_BYTES) {
-    throw new PoolError(ErrorCode.ARGUMENT_INVALID, 'nonces, which and out must hold count shares')
+  if (!Number.isInteger(count) || count < 0 || nonceHex.length < count * NONCE_HEX_CHARS || which.length < count || out.length < count * HASH_BYTES) {
+    throw new PoolError(ErrorCode.ARGUMENT_INVALID, 'nonceHex, which and out must hold count shares')
   }
-  const { k, bytes } = sharedKernel()
-  const rows: Uint8Array[] = []
-  for (let t = 0; t < templateCount; t++) rows.push(templates.subarray(t * PREIMAGE_BYTES, (t + 1) * PREIMAGE_BYTES))
-  const inPtr = MEM.heap
-  const outPtr = MEM.heap + BATCH_CHUNK_MAX * PREIMAGE_BYTES
+  if (templateCount > TEMPLATES_MAX) throw new PoolError(ErrorCode.ARGUMENT_INVALID, `at most ${TEMPLATES_MAX} templates per call`)
+  const { k, bytes, buf } = sharedKernel()
+  // Regions inside the kernel's batch area (heap + CHUNK × 108 bytes): templates, then per share 16 + 1 + 32 bytes.
+  const tplPtr = MEM.heap
+  const noncePtr = tplPtr + TEMPLATES_MAX * PREIMAGE_BYTES
+  const whichPtr = noncePtr + BATCH_CHUNK_MAX * NONCE_HEX_CHARS
+  const outPtr = whichPtr + BATCH_CHUNK_MAX
+  bytes.set(templates.subarray(0, templateCount * PREIMAGE_BYTES), tplPtr)
   for (let done = 0; done < count; ) {
     const n = Math.min(BATCH_CHUNK_MAX, count - done)
-    for (let i = 0; i < n; i++) {
-      const row = rows[which[done + i]!]
-      if (!row) throw new PoolError(ErrorCode.ARGUMENT_INVALID, `share ${done + i} names template ${which[done + i]} of ${templateCount}`)
-      const p = inPtr + i * PREIMAGE_BYTES
-      bytes.set(row, p)
-      const q = (done + i) * NONCE_BYTES
-      for (let j = 0; j < NONCE_BYTES; j++) bytes[p + 4 + j] = nonces[q + j]!
-    }
-    k.hashBatch(inPtr, outPtr, n)
+    const digits = done === 0 && n === count ? nonceHex : nonceHex.slice(done * NONCE_HEX_CHARS, (done + n) * NONCE_HEX_CHARS)
+    buf.write(digits, noncePtr, n * NONCE_HEX_CHARS, 'latin1')
+    bytes.set(which.subarray(done, done + n), whichPtr)
+    const hashed = k.hashTemplated(tplPtr, templateCount, noncePtr, whichPtr, outPtr, n)
+    if (hashed < n) throw new PoolError(ErrorCode.ARGUMENT_INVALID, `share ${done + hashed} names template ${which[done + hashed]} of ${templateCount}`)
     out.set(bytes.subarray(outPtr, outPtr + n * HASH_BYTES), done * HASH_BYTES)
     done += n
   }

@@ -10,8 +10,9 @@
 // zero lanes and round 24 computes only the 4 output lanes (32 bytes): both are
 // free wins on a one-block hash.
 //
-// Exports: hashBatch(inPtr, outPtr, n) and mine(startNonce, count) → hashes done,
-// plus `memory`. Layout of the mining parameters in memory: see MEM below.
+// Exports: hashBatch(inPtr, outPtr, n), hashTemplated(templatesPtr, templateCount,
+// noncesPtr, whichPtr, outPtr, n) → shares hashed, and mine(startNonce, count) →
+// hashes done, plus `memory`. Layout of the mining parameters in memory: see MEM below.
 import { FuncBuilder, Op, ValType, encodeModule } from './wasm-writer.js'
 
 /** Fixed offsets in the kernel's linear memory. */
@@ -307,6 +308,64 @@ function buildHashBatch(): FuncBuilder {
   return f
 }
 
+/**
+ * Decodes the 8 ASCII hex digits at addr+offset (either case; validated by the
+ * caller) into the i64 left on the stack: their 4 bytes in the low 32 bits, first
+ * pair lowest. Branch-free SWAR: a digit's value is (c & 0xf) + 9·bit6(c) — '0'..'9'
+ * have bit 6 clear, 'a'..'f' and 'A'..'F' set. `t` is a scratch i64 local.
+ */
+function emitHex8(f: FuncBuilder, addr: number, offset: number, t: number): void {
+  const ones = 0x0101_0101_0101_0101n
+  f.get(addr).mem(Op.i64Load, 0, offset).tee(t).i64(0x0f0f_0f0f_0f0f_0f0fn).op(Op.i64And)
+  f.get(t).i64(6n).op(Op.i64ShrU).i64(ones).op(Op.i64And).i64(9n).op(Op.i64Mul).op(Op.i64Add).tee(t)
+  // Byte 2j ← (digit 2j << 4) | digit 2j+1, then the even bytes packed together.
+  f.i64(4n).op(Op.i64Shl).get(t).i64(8n).op(Op.i64ShrU).op(Op.i64Or).i64(0x00ff_00ff_00ff_00ffn).op(Op.i64And).tee(t)
+  f.get(t).i64(8n).op(Op.i64ShrU).op(Op.i64Or).i64(0x0000_ffff_0000_ffffn).op(Op.i64And).tee(t)
+  f.get(t).i64(16n).op(Op.i64ShrU).op(Op.i64Or).i64(0xffff_ffffn).op(Op.i64And)
+}
+
+/**
+ * hashTemplated(templatesPtr, templateCount, noncesPtr, whichPtr, outPtr, n) →
+ * shares hashed: share i's preimage is template which[i] (76 bytes each, packed)
+ * with bytes 4..11 being the nonce written as 16 ASCII hex digits at
+ * noncesPtr + 16i; its hash goes to outPtr + 32i. The lanes are loaded straight
+ * from the template and the digits, so no preimage is assembled in memory. Stops
+ * at the first share naming a template ≥ templateCount and returns its index (n
+ * when all were hashed).
+ */
+function buildHashTemplated(): FuncBuilder {
+  const f = new FuncBuilder([ValType.i32, ValType.i32, ValType.i32, ValType.i32, ValType.i32, ValType.i32], [ValType.i32])
+  const [tplPtr, tplCount, noncePtr, whichPtr, outPtr, n] = [0, 1, 2, 3, 4, 5]
+  const s = declareState(f)
+  const i = f.local(ValType.i32)
+  const t = f.local(ValType.i32)
+  const base = f.local(ValType.i32)
+  const tmp = f.local(ValType.i64)
+  f.open(Op.block).open(Op.loop)
+  f.get(i).get(n).op(Op.i32GeU).br(Op.brIf, 1)
+  f.get(whichPtr).get(i).op(Op.i32Add).mem(Op.i32Load8U, 0, 0).tee(t)
+  f.get(tplCount).op(Op.i32GeU).br(Op.brIf, 1)
+  f.get(t).i32(76).op(Op.i32Mul).get(tplPtr).op(Op.i32Add).set(base)
+  // Lane 0: template bytes 0..3 (the block index), nonce bytes 0..3; lane 1: nonce bytes 4..7, template bytes 12..15.
+  f.get(base).mem(Op.i64Load32U, 0, 0)
+  emitHex8(f, noncePtr, 0, tmp)
+  f.i64(32n).op(Op.i64Shl).op(Op.i64Or).set(s.a[0]!)
+  emitHex8(f, noncePtr, 8, tmp)
+  f.get(base).mem(Op.i64Load, 0, 8).i64(0xffff_ffff_0000_0000n).op(Op.i64And).op(Op.i64Or).set(s.a[1]!)
+  for (let k = 2; k < 9; k++) f.get(base).mem(Op.i64Load, 0, 8 * k).set(s.a[k]!)
+  f.get(base).mem(Op.i64Load32U, 0, 72).i64(PAD_LANE_9).op(Op.i64Or).set(s.a[9]!)
+  f.i64(PAD_LANE_16).set(s.a[16]!)
+  const h = emitPermutation76(f, s)
+  for (let k = 0; k < 4; k++) f.get(outPtr).get(h[k]!).mem(Op.i64Store, 0, 8 * k)
+  f.get(noncePtr).i32(16).op(Op.i32Add).set(noncePtr)
+  f.get(outPtr).i32(32).op(Op.i32Add).set(outPtr)
+  f.get(i).i32(1).op(Op.i32Add).set(i)
+  f.br(Op.br, 0)
+  f.op(Op.end).op(Op.end)
+  f.get(i)
+  return f
+}
+
 /** meets(a0, a1, a2, a3) → 1 when the hash in these lanes is ≤ the target in memory. Off the hot path. */
 function buildMeets(): FuncBuilder {
   const f = new FuncBuilder([ValType.i64, ValType.i64, ValType.i64, ValType.i64], [ValType.i32])
@@ -384,10 +443,11 @@ function buildMine(meetsIndex: number): FuncBuilder {
 
 /** The kernel module's bytes (about 60 KB). */
 export function keccakKernelBytes(): Uint8Array {
-  const MEETS = 2
+  const MEETS = 3
   return encodeModule(
     [
       { name: 'hashBatch', fn: buildHashBatch() },
+      { name: 'hashTemplated', fn: buildHashTemplated() },
       { name: 'mine', fn: buildMine(MEETS) },
       { name: null, fn: buildMeets() },
     ],

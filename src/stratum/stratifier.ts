@@ -4,7 +4,7 @@
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics/metrics.js'
 import type { BlockEvent, PlantedEvent, ShareSink } from '../events.js'
-import { farmerKeyOf, targetBytes, belowOrEqual, zeros as zerosOf } from '../kale/index.js'
+import { farmerKeyOf, targetBytes, belowOrEqual, zeros as zerosOf, HASH_BYTES } from '../kale/index.js'
 import type { ShareVerifier } from '../workers/verifier.js'
 import { BestWorkTracker } from './best-work.js'
 import { distribute } from './distribution.js'
@@ -219,7 +219,7 @@ export class Stratifier {
     }
     const key = nonceHex.toLowerCase()
     const slot = new PendingShare(r.id, workerName, jobId, key, pre.held, pre.worker, behind)
-    if (!this.verifier.verify(pre.held.job.work.template, key, (hash, err) => this.verified(s, slot, hash, err))) {
+    if (!this.verifier.verify(pre.held.job.work.template, key, (hashes, at, err) => this.verified(s, slot, hashes?.subarray(at, at + HASH_BYTES), err))) {
       if (behind) return Handled.defer
       this.judged(s, r.id, 'busy')
       return Handled.done

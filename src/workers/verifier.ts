@@ -1,19 +1,24 @@
 // Share verification on a Piscina pool with micro-batching: shares arriving
-// within `batchMs` (or `batchMax` of them) travel to a worker as one buffer and
+// within `batchMs` (or `batchMax` of them) travel to a worker as one task and
 // come back as one buffer of hashes — one message per batch instead of one per
 // share, which is what lets the pool scale across cores.
 //
 // The collecting thread (the stratum server's) does as little per share as it
-// can: a batch holds each distinct job template once and 9 bytes per share (the
-// nonce and which template); the worker assembles the 76-byte preimages.
+// can: it appends the nonce string, stores a template number and keeps the
+// callback. At seal the distinct templates and template numbers become one small
+// buffer, and the task carries the nonces as one string; the worker writes the digits into its
+// kernel's memory in one native call, and the kernel decodes them and assembles
+// the 76-byte preimages itself. (Decoding 16 hex digits per share here in
+// JavaScript was this thread's largest cost, more than a third of it.)
 //
 // Bounded: at most threads + queueMax tasks outstanding plus one forming batch.
 // When that is full `verify()` returns false (the submit answers "busy" and the
 // server pauses the socket); nothing queues without bound.
 import { Piscina } from 'piscina'
 import { compiledWorkerFile } from './worker-file.js'
-import { PREIMAGE_BYTES, HASH_BYTES, NONCE_BYTES, batchLayout, type VerifyTask } from './verify-task.js'
+import { PREIMAGE_BYTES, HASH_BYTES, NONCE_HEX_CHARS, batchLayout, type VerifyTask } from './verify-task.js'
 import type { Metrics } from '../metrics/metrics.js'
+import { PoolError, ErrorCode } from '../errors.js'
 
 /** Distinct job templates in one batch at most; a share for another template seals the batch. */
 export const TEMPLATES_PER_BATCH_MAX = 32
@@ -26,21 +31,8 @@ export const TEMPLATES_PER_BATCH_MAX = 32
  */
 const TASKS_PER_WORKER_AHEAD = 8
 
-/**
- * Room of a new batch, in shares. Batches start small and double as they fill:
- * at a few thousand shares/s a 1 ms batch holds a handful, and allocating
- * batchMax-sized buffers ~1000 times a second doubled the stratum bench's p99
- * (garbage collection of 32 KiB ArrayBuffers).
- */
-const FIRST_CAPACITY_SHARES = 64
-
 /** An uninitialised buffer that owns its ArrayBuffer (not a slice of Node's pool), so it can be transferred. */
 const transferable = (bytes: number): Uint8Array => Buffer.allocUnsafeSlow(bytes)
-
-/** Hex digit values by character code (0–9, a–f, A–F); the nonce is validated before it gets here. */
-const HEX_VALUE = new Uint8Array(128)
-for (let i = 0; i < 10; i++) HEX_VALUE[48 + i] = i
-for (let i = 0; i < 6; i++) HEX_VALUE[97 + i] = HEX_VALUE[65 + i] = 10 + i
 
 export interface VerifierOptions {
   threads: number
@@ -51,8 +43,14 @@ export interface VerifierOptions {
   metrics?: Metrics
 }
 
-/** Called once per share: the 32-byte hash, or `undefined` and the error when the task failed. */
-export type VerifyDone = (hash: Uint8Array | undefined, err?: unknown) => void
+/**
+ * Called once per share: the batch's hashes and where this share's 32 bytes start
+ * in them (`hashes.subarray(at, at + 32)`), or `undefined` and the error when the
+ * task failed. An offset instead of a view per share: the batch's buffer belongs to
+ * the callee from here on (never reused), and a view per share was a third of this
+ * thread's garbage at a few million shares per second.
+ */
+export type VerifyDone = (hashes: Uint8Array | undefined, at: number, err?: unknown) => void
 
 /**
  * What the stratum server needs. `verify` adds the share — the job's 76-byte
@@ -68,16 +66,25 @@ export interface ShareVerifier {
 }
 
 interface Batch {
-  bytes: Uint8Array
-  /** Shares `bytes` has room for; doubles up to batchMax as the batch fills. */
-  capacity: number
-  noncesAt: number
-  whichAt: number
   count: number
   templates: Uint8Array[]
   /** The template of the previous share and its number: consecutive shares mostly share a job. */
   lastTemplate: Uint8Array | undefined
   lastIndex: number
+  /**
+   * The shares' nonces, 16 hex digits each, concatenated as they arrive: V8 keeps
+   * the pieces as a rope and flattens it once when the task is serialised (half the
+   * cost of collecting them in an array and joining it at seal).
+   */
+  digits: string
+  dones: VerifyDone[]
+  startedNs: bigint
+}
+
+/** A batch on its way to a worker: the forming batch's shares packed for the task. */
+interface Sealed {
+  task: VerifyTask
+  count: number
   dones: VerifyDone[]
   startedNs: bigint
 }
@@ -85,8 +92,10 @@ interface Batch {
 export class Verifier implements ShareVerifier {
   private readonly pool: Piscina<VerifyTask, ArrayBuffer>
   private forming: Batch | undefined
-  /** A full batch waiting for capacity. */
-  private waiting: Batch | undefined
+  /** Template numbers of the forming batch's shares (copied into its task at seal). */
+  private readonly which: Uint8Array
+  /** A sealed batch waiting for capacity. */
+  private waiting: Sealed | undefined
   private outstanding = 0
   private timer: NodeJS.Timeout | undefined
   private readonly capacity: number
@@ -94,6 +103,7 @@ export class Verifier implements ShareVerifier {
 
   constructor(private readonly o: VerifierOptions) {
     this.capacity = o.threads + o.queueMax
+    this.which = new Uint8Array(o.batchMax)
     this.pool = new Piscina({
       filename: compiledWorkerFile(import.meta.url, 'verify-task'),
       minThreads: o.threads,
@@ -112,10 +122,12 @@ export class Verifier implements ShareVerifier {
 
   verify(template: Uint8Array, nonceHex: string, done: VerifyDone): boolean {
     if (this.closed) return false
+    // One wrong length would shift every later share's digits in the batch.
+    if (nonceHex.length !== NONCE_HEX_CHARS) throw new PoolError(ErrorCode.ARGUMENT_INVALID, `nonce must be ${NONCE_HEX_CHARS} hex digits`)
     let b = this.forming
     if (!b) {
       if (this.waiting) return false
-      b = this.newBatch()
+      b = { count: 0, templates: [], lastTemplate: undefined, lastIndex: -1, digits: '', dones: [], startedNs: process.hrtime.bigint() }
       this.forming = b
       this.arm()
     }
@@ -127,16 +139,11 @@ export class Verifier implements ShareVerifier {
       }
       t = b.templates.length
       b.templates.push(template)
-      b.bytes.set(template.subarray(0, PREIMAGE_BYTES), t * PREIMAGE_BYTES)
     }
     b.lastTemplate = template
     b.lastIndex = t
-    if (b.count === b.capacity) this.grow(b)
-    const bytes = b.bytes
-    const at = b.noncesAt + b.count * NONCE_BYTES
-    for (let j = 0; j < NONCE_BYTES; j++) bytes[at + j] = (HEX_VALUE[nonceHex.charCodeAt(2 * j)]! << 4) | HEX_VALUE[nonceHex.charCodeAt(2 * j + 1)]!
-    bytes[b.whichAt + b.count] = t
-    b.count++
+    this.which[b.count++] = t
+    b.digits += nonceHex
     b.dones.push(done)
     if (b.count >= this.o.batchMax) this.seal()
     return true
@@ -150,25 +157,8 @@ export class Verifier implements ShareVerifier {
       resolve = res
       reject = rej
     })
-    const ok = this.verify(template, nonce.toString(16).padStart(16, '0'), (h, err) => (h ? resolve(h) : reject(err)))
+    const ok = this.verify(template, nonce.toString(16).padStart(16, '0'), (h, at, err) => (h ? resolve(h.slice(at, at + HASH_BYTES)) : reject(err)))
     return ok ? p : undefined
-  }
-
-  private newBatch(): Batch {
-    const capacity = Math.min(this.o.batchMax, FIRST_CAPACITY_SHARES)
-    const { noncesAt, whichAt, bytes } = batchLayout(capacity, TEMPLATES_PER_BATCH_MAX)
-    return { bytes: transferable(bytes), capacity, noncesAt, whichAt, count: 0, templates: [], lastTemplate: undefined, lastIndex: -1, dones: [], startedNs: process.hrtime.bigint() }
-  }
-
-  /** Doubles the batch's room (up to batchMax), keeping what it holds. */
-  private grow(b: Batch): void {
-    const capacity = Math.min(this.o.batchMax, b.capacity * 2)
-    const { noncesAt, whichAt, bytes } = batchLayout(capacity, TEMPLATES_PER_BATCH_MAX)
-    const next = transferable(bytes)
-    next.set(b.bytes.subarray(0, b.templates.length * PREIMAGE_BYTES), 0)
-    next.set(b.bytes.subarray(b.noncesAt, b.noncesAt + b.count * NONCE_BYTES), noncesAt)
-    next.set(b.bytes.subarray(b.whichAt, b.whichAt + b.count), whichAt)
-    Object.assign(b, { bytes: next, capacity, noncesAt, whichAt })
   }
 
   private arm(): void {
@@ -183,29 +173,34 @@ export class Verifier implements ShareVerifier {
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
     this.forming = undefined
-    if (this.outstanding >= this.capacity) this.waiting = b
-    else this.dispatch(b)
+    const { whichAt, bytes } = batchLayout(b.count, b.templates.length)
+    const buf = transferable(bytes)
+    for (let t = 0; t < b.templates.length; t++) buf.set(b.templates[t]!.subarray(0, PREIMAGE_BYTES), t * PREIMAGE_BYTES)
+    buf.set(this.which.subarray(0, b.count), whichAt)
+    const task: VerifyTask = { buf: buf.buffer as ArrayBuffer, count: b.count, templates: b.templates.length, whichAt, nonceHex: b.digits }
+    const sealed: Sealed = { task, count: b.count, dones: b.dones, startedNs: b.startedNs }
+    if (this.outstanding >= this.capacity) this.waiting = sealed
+    else this.dispatch(sealed)
   }
 
-  private dispatch(b: Batch): void {
+  private dispatch(b: Sealed): void {
     this.outstanding++
     const m = this.o.metrics
     m?.verifyBatchShares.observe(b.count)
     // Transferred, not copied: this thread no longer owns the buffer.
-    const buf = b.bytes.buffer as ArrayBuffer
-    const t: VerifyTask = { buf, count: b.count, templates: b.templates.length, noncesAt: b.noncesAt, whichAt: b.whichAt }
-    const task = this.pool.run(t, { transferList: [buf] })
+    const task = this.pool.run(b.task, { transferList: [b.task.buf] })
     m?.verifyQueueDepth.set(this.pool.queueSize)
     task.then(
       (hashes) => {
         this.done()
         m?.verifySeconds.observe(Number(process.hrtime.bigint() - b.startedNs) / 1e9)
         const all = new Uint8Array(hashes)
-        for (let i = 0; i < b.count; i++) b.dones[i]!(all.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES))
+        const dones = b.dones
+        for (let i = 0; i < b.count; i++) dones[i]!(all, i * HASH_BYTES)
       },
       (err: unknown) => {
         this.done()
-        for (const d of b.dones) d(undefined, err)
+        for (const d of b.dones) d(undefined, 0, err)
       },
     )
   }

@@ -1,43 +1,39 @@
-// The Piscina task: keccak256 of a batch of shares packed in one transferable
-// buffer, the hashes back in the same buffer. No per-share objects cross
-// threads: one ArrayBuffer each way per batch.
+// The Piscina task: keccak256 of a batch of shares, the hashes back in one
+// transferable buffer. No per-share objects cross threads: one ArrayBuffer each
+// way per batch, plus one string of the shares' nonce digits on the way in.
 //
 // Batch layout (offsets in bytes; `templatesMax` and `batchMax` fix the regions):
 //   [0, 76·templatesMax)                 distinct job templates (76-byte preimages)
-//   [noncesAt, noncesAt + 8·count)        each share's nonce, big-endian
 //   [whichAt, whichAt + count)            each share's template number
-// The answer overwrites the buffer from offset 0 with count × 32 bytes of hashes,
-// so the buffer is sized for the larger of the two.
+// `nonceHex` holds each share's nonce as 16 hex digits, concatenated.
+// The answer is a new buffer of count × 32 bytes of hashes, allocated here: the
+// collecting thread allocates only the small input buffer (and collects its garbage).
 import { Piscina } from 'piscina'
 import { keccak256BatchTemplated, PREIMAGE_BYTES, HASH_BYTES } from '../kale/index.js'
-import { BATCH_CHUNK_MAX, NONCE_BYTES } from '../kale/keccak-kernel.js'
+import { NONCE_HEX_CHARS } from '../kale/keccak-kernel.js'
 
-export { PREIMAGE_BYTES, HASH_BYTES, NONCE_BYTES }
+export { PREIMAGE_BYTES, HASH_BYTES, NONCE_HEX_CHARS }
 
 export interface VerifyTask {
   buf: ArrayBuffer
   count: number
   templates: number
-  noncesAt: number
   whichAt: number
+  nonceHex: string
 }
 
-/** Where each region starts, and the buffer size, for batches of at most `batchMax` shares and `templatesMax` templates. */
-export function batchLayout(batchMax: number, templatesMax: number): { noncesAt: number; whichAt: number; bytes: number } {
-  const noncesAt = templatesMax * PREIMAGE_BYTES
-  const whichAt = noncesAt + batchMax * NONCE_BYTES
-  return { noncesAt, whichAt, bytes: Math.max(whichAt + batchMax, batchMax * HASH_BYTES) }
+/** Where the template numbers start, and the buffer size, for a batch of `count` shares and `templates` templates. */
+export function batchLayout(count: number, templates: number): { whichAt: number; bytes: number } {
+  const whichAt = templates * PREIMAGE_BYTES
+  return { whichAt, bytes: whichAt + count }
 }
 
-/** Hashes the batch; returns the same buffer (transferred back) holding count × 32 bytes of hashes. */
+/** Hashes the batch; returns a buffer (transferred) holding count × 32 bytes of hashes. */
 export default function verify(task: VerifyTask): ArrayBuffer {
   const all = new Uint8Array(task.buf)
   const templates = all.subarray(0, task.templates * PREIMAGE_BYTES)
-  const nonces = all.subarray(task.noncesAt, task.noncesAt + task.count * NONCE_BYTES)
   const which = all.subarray(task.whichAt, task.whichAt + task.count)
-  // Within one kernel chunk every input is read before the first hash is written
-  // back, so the hashes may overwrite the inputs; larger batches get their own buffer.
-  const out = task.count <= BATCH_CHUNK_MAX ? all : new Uint8Array(task.count * HASH_BYTES)
-  keccak256BatchTemplated(templates, nonces, which, task.count, out)
+  const out = Buffer.allocUnsafeSlow(task.count * HASH_BYTES)
+  keccak256BatchTemplated(templates, task.nonceHex, which, task.count, out)
   return Piscina.move(out.buffer as ArrayBuffer) as ArrayBuffer
 }

@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import { keccak_256 } from '@noble/hashes/sha3.js'
 import { readFileSync } from 'node:fs'
 import {
-  keccak256, keccak256Batch76, NonceSearch, zerosAt, zeros, preimage, setNonce, U64_MAX, U32_MAX, SEARCH_COUNT_MAX,
+  keccak256, keccak256Batch76, keccak256BatchTemplated, NonceSearch, zerosAt, zeros, preimage, setNonce, U64_MAX, U32_MAX, SEARCH_COUNT_MAX,
 } from '../../src/kale/index.js'
 import { keccakKernelBytes, compileKernel, instantiateKernel, setMiddleUnroll, kernelNots, MEM } from '../../src/kale/keccak-wasm.js'
 import { isPoolError } from '../../src/errors.js'
@@ -57,6 +57,44 @@ describe('keccak256 (the single entry point)', () => {
     const b = keccak256(unhex(fixture.vectors[1]!.preimage))
     expect(hex(a)).toBe(fixture.vectors[0]!.hash)
     expect(hex(b)).toBe(fixture.vectors[1]!.hash)
+  })
+})
+
+describe('keccak256BatchTemplated (the verifier worker kernel: templates + nonce digits)', () => {
+  it('hashes every vector from its template and its nonce as hex digits, in either case', () => {
+    // Each vector is its own template; the nonce digits come from the preimage's bytes 4..12.
+    const templates = new Uint8Array(fixture.vectors.length * 76)
+    fixture.vectors.forEach((v, i) => templates.set(unhex(v.preimage), i * 76))
+    // The template's own nonce bytes must not leak into the hash: blank them.
+    fixture.vectors.forEach((_, i) => templates.fill(0xaa, i * 76 + 4, i * 76 + 12))
+    const digits = fixture.vectors.map((v) => v.preimage.slice(8, 24))
+    for (const cased of [digits.join(''), digits.join('').toUpperCase()]) {
+      const out = new Uint8Array(fixture.vectors.length * 32)
+      keccak256BatchTemplated(templates, cased, Uint8Array.from(fixture.vectors.map((_, i) => i)), fixture.vectors.length, out)
+      fixture.vectors.forEach((v, i) => expect(hex(out.subarray(i * 32, i * 32 + 32))).toBe(v.hash))
+    }
+  })
+
+  it('agrees with @noble/hashes for random templates, nonces and template choices', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ minLength: 76, maxLength: 76 }), { minLength: 1, maxLength: 4 }),
+        fc.array(fc.tuple(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.nat()), { minLength: 0, maxLength: 40 }),
+        (tpls, shares) => {
+          const templates = new Uint8Array(tpls.length * 76)
+          tpls.forEach((t, i) => templates.set(t, i * 76))
+          const which = Uint8Array.from(shares.map(([, w]) => w % tpls.length))
+          const digits = shares.map(([n]) => n.toString(16).padStart(16, '0')).join('')
+          const out = new Uint8Array(shares.length * 32)
+          keccak256BatchTemplated(templates, digits, which, shares.length, out)
+          return shares.every(([n], i) => {
+            const pre = Uint8Array.from(tpls[which[i]!]!)
+            new DataView(pre.buffer).setBigUint64(4, n, false)
+            return hex(out.subarray(i * 32, i * 32 + 32)) === noble(pre)
+          })
+        },
+      ),
+    )
   })
 })
 

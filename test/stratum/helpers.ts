@@ -6,7 +6,7 @@ import { StrKey } from '@stellar/stellar-sdk'
 import { loadConfig } from '../../src/config.js'
 import { createMetrics } from '../../src/metrics/metrics.js'
 import { StratumServer, type StratumOptions, type StratumDeps } from '../../src/stratum/server.js'
-import { Verifier, type ShareVerifier } from '../../src/workers/verifier.js'
+import { Verifier, type ShareVerifier, type VerifyDone } from '../../src/workers/verifier.js'
 import { keccak256, preimage, targetBytes, belowOrEqual } from '../../src/kale/index.js'
 import type { BlockEvent, ShareEvent, ShareSink } from '../../src/events.js'
 
@@ -165,14 +165,14 @@ export class StubVerifier implements ShareVerifier {
   busy = false
   /** Answers after this many ms (0: on the next microtask). */
   delayMs = 0
-  verify(template: Uint8Array, nonceHex: string, done: (h: Uint8Array | undefined) => void): boolean {
+  verify(template: Uint8Array, nonceHex: string, done: VerifyDone): boolean {
     if (this.busy) return false
     const pre = Buffer.from(template)
     pre.write(nonceHex, 4, 8, 'hex')
     const h = keccak256(pre)
     // Never synchronously: the ShareVerifier contract.
-    if (this.delayMs > 0) setTimeout(() => done(h), this.delayMs)
-    else queueMicrotask(() => done(h))
+    if (this.delayMs > 0) setTimeout(() => done(h, 0), this.delayMs)
+    else queueMicrotask(() => done(h, 0))
     return true
   }
 }

@@ -57,7 +57,7 @@ describe('Verifier', () => {
       shares.map(
         (sh) =>
           new Promise<string>((resolve, reject) => {
-            const done: VerifyDone = (h, err) => (h ? resolve(Buffer.from(h).toString('hex')) : reject(err))
+            const done: VerifyDone = (h, at, err) => (h ? resolve(Buffer.from(h.subarray(at, at + 32)).toString('hex')) : reject(err))
             if (!v!.verify(sh.template, sh.nonce, done)) reject(new Error('busy'))
           }),
       ),
@@ -83,9 +83,19 @@ describe('Verifier', () => {
     for (const i of [0, 1, BATCH_CHUNK_MAX - 1, BATCH_CHUNK_MAX, BATCH_CHUNK_MAX + 499]) expect(got[i]).toBe(expected(shares[i]!.template, shares[i]!.nonce))
   })
 
+  it('refuses a nonce that is not 16 digits without disturbing the shares around it', async () => {
+    v = new Verifier({ threads: 1, batchMax: 64, batchMs: 5, queueMax: 4, idleTimeoutMs: 1000 })
+    const t = preimage(3, 0n, randomBytes(32), randomBytes(32))
+    const before = verifyAll([{ template: t, nonce: '00000000000000aa' }])
+    for (const bad of ['abc', '00000000000000aa0', '']) expect(() => v!.verify(t, bad, () => {})).toThrow(/16 hex digits/)
+    const after = verifyAll([{ template: t, nonce: 'ffffffffffffff00' }])
+    expect(await before).toEqual([expected(t, '00000000000000aa')])
+    expect(await after).toEqual([expected(t, 'ffffffffffffff00')])
+  })
+
   it('the templated kernel refuses a share naming a template the batch does not hold', () => {
     const templates = preimage(1, 0n, new Uint8Array(32), new Uint8Array(32))
-    expect(() => keccak256BatchTemplated(templates, new Uint8Array(16), Uint8Array.of(0, 1), 2, new Uint8Array(64))).toThrow(/names template 1 of 1/)
-    expect(() => keccak256BatchTemplated(templates, new Uint8Array(8), Uint8Array.of(0, 0), 2, new Uint8Array(64))).toThrow(/count shares/)
+    expect(() => keccak256BatchTemplated(templates, "0".repeat(32), Uint8Array.of(0, 1), 2, new Uint8Array(64))).toThrow(/names template 1 of 1/)
+    expect(() => keccak256BatchTemplated(templates, "0".repeat(16), Uint8Array.of(0, 0), 2, new Uint8Array(64))).toThrow(/hold count shares/)
   })
 })
