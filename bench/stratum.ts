@@ -80,7 +80,7 @@ export async function run(argv: string[]): Promise<void> {
   const rate = intFlag(args, 'rate', 0, 10_000_000, 0)
   const c = loadConfig({})
   const batchMs = numberFlag(args, 'batch-ms', 0, 100, c.verifyBatchMs)
-  const verifier = new Verifier({ threads: verifyThreads, batchMax: c.verifyBatchMax, batchMs, queueMax: c.verifyQueueMax, idleTimeoutMs: 60_000 })
+  const verifier = new Verifier({ threads: verifyThreads, batchMax: c.verifyBatchMax, batchMs, queueMax: c.verifyQueueMax, sharesInFlightMax: c.verifySharesInFlightMax, idleTimeoutMs: 60_000 })
   let credited = 0
   const sink = { add: (_s: ShareEvent) => (credited++, true) }
   const server = new StratumServer(

@@ -1,4 +1,4 @@
-// `npm run bench -- verify [--threads N] [--seconds S] [--rounds R] [--batch-max B] [--queue-max Q] [--json]`
+// `npm run bench -- verify [--threads N] [--seconds S] [--rounds R] [--batch-max B] [--queue-max Q] [--in-flight-max N] [--json]`
 //
 // Shares verified per second through the Piscina verifier (micro-batched,
 // transferable buffers) against the single-thread raw rate of the same batch
@@ -62,14 +62,15 @@ async function poolRate(v: Verifier, seconds: number): Promise<{ perSecond: numb
 }
 
 export async function run(argv: string[]): Promise<void> {
-  const args = parseArgs(argv, ['threads', 'seconds', 'rounds', 'batch-max', 'queue-max'], ['json'])
+  const args = parseArgs(argv, ['threads', 'seconds', 'rounds', 'batch-max', 'queue-max', 'in-flight-max'], ['json'])
   const threads = intFlag(args, 'threads', 1, 256, availableParallelism())
   const seconds = numberFlag(args, 'seconds', 0.5, 600, 12)
   const rounds = intFlag(args, 'rounds', 1, 100, 8)
   const c = loadConfig({})
   const batchMax = intFlag(args, 'batch-max', 1, 65_536, c.verifyBatchMax)
   const queueMax = intFlag(args, 'queue-max', 1, 1_000_000, c.verifyQueueMax)
-  const v = new Verifier({ threads, batchMax, batchMs: c.verifyBatchMs, queueMax, idleTimeoutMs: 60_000 })
+  const sharesInFlightMax = intFlag(args, 'in-flight-max', 1, 10_000_000, c.verifySharesInFlightMax)
+  const v = new Verifier({ threads, batchMax, batchMs: c.verifyBatchMs, queueMax, sharesInFlightMax, idleTimeoutMs: 60_000 })
   const ceiling = new RawThreads(threads, batchMax)
   try {
     await poolRate(v, 0.5) // warm-up: threads started, JIT tiers reached
@@ -106,7 +107,7 @@ export async function run(argv: string[]): Promise<void> {
     const r2 = (x: number) => Math.round(x * 100) / 100
     const r3 = (x: number) => Math.round(x * 1000) / 1000
     report(argv, 'verify', {
-      threads, batchMax, batchMs: c.verifyBatchMs, queueMax, rounds,
+      threads, batchMax, batchMs: c.verifyBatchMs, queueMax, sharesInFlightMax, rounds,
       rawSingleThreadHashesPerSecond: Math.round(raw), poolSharesPerSecond: Math.round(pool),
       speedupVsOneThread: r2(pool / raw),
       // The goal's figure: pool / (threads × one raw thread).

@@ -78,7 +78,8 @@ export const SPEC = {
   VERIFY_THREADS: int(1, 256, 2, 'Worker threads verifying share hashes.'),
   VERIFY_BATCH_MAX: int(1, 65_536, 1024, 'Shares per verification task at most.'),
   VERIFY_BATCH_MS: num(0, 100, 1, 'Micro-batching window of shares waiting for a task.'),
-  VERIFY_QUEUE_MAX: int(1, 1_000_000, 64, 'Verification tasks queued at most; then submits answer busy. Counts tasks, and under light load a task is a 1 ms batch of a few shares: 8 answered 358 of 160 000 shares busy at 20 000 shares/s (stratum bench, 1 verify thread).'),
+  VERIFY_QUEUE_MAX: int(1, 1_000_000, 64, 'Verification tasks queued at most; then submits answer busy.'),
+  VERIFY_SHARES_IN_FLIGHT_MAX: int(1, 10_000_000, 8192, 'Shares taken for verification and not yet answered, at most; then submits answer busy.'),
   VERIFY_IDLE_TIMEOUT_MS: int(0, 3_600_000, 30_000, 'Idle worker threads exit after this long.'),
   // ledger
   DATABASE_URL: str(undefined, 'PostgreSQL URL. Unset: embedded PostgreSQL (PGlite) under DATA_DIR/pg.', { pattern: /^postgres(ql)?:\/\/\S+$/, hint: 'a postgres:// URL', secret: true }),

@@ -46,6 +46,27 @@ describe('Verifier', () => {
     expect(v.hash(t, 99n)).toBeInstanceOf(Promise)
   })
 
+  it('answers busy once sharesInFlightMax shares are taken and unanswered, whatever the tasks, then recovers', async () => {
+    // Tasks would allow far more: the share bound is the one that bites.
+    v = new Verifier({ threads: 1, batchMax: 4, batchMs: 1, queueMax: 100, sharesInFlightMax: 10, idleTimeoutMs: 1000 })
+    const t = preimage(1, 0n, new Uint8Array(32), new Uint8Array(32))
+    const accepted: Promise<Uint8Array>[] = []
+    let busy = 0
+    for (let i = 0; i < 25; i++) {
+      const p = v.hash(t, BigInt(i))
+      if (p) accepted.push(p)
+      else busy++
+    }
+    expect(accepted.length).toBe(10)
+    expect(busy).toBe(15)
+    expect(v.sharesOutstanding).toBe(10)
+    await Promise.all(accepted)
+    expect(v.sharesOutstanding).toBe(0)
+    const again = v.hash(t, 99n)
+    expect(again).toBeInstanceOf(Promise)
+    await again
+  })
+
   /** keccak256 of `template` with the nonce given as 16 hex digits at bytes 4..12. */
   const expected = (template: Uint8Array, nonceHex: string): string => {
     const pre = Uint8Array.from(template)
