@@ -5,6 +5,7 @@
 // kernel measured in the same run. scalingEfficiency = pool / (raw × threads),
 // the median over R alternating rounds (S seconds in all, half raw, half pool).
 import { availableParallelism } from 'node:os'
+import { readFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { loadConfig } from '../src/config.js'
 import { parseArgs, intFlag, numberFlag } from '../src/args.js'
@@ -13,7 +14,23 @@ import { Verifier } from '../src/workers/verifier.js'
 import { rawRate, RawThreads } from './raw-threads.js'
 import { report, median, percentile } from './stats.js'
 
-async function poolRate(v: Verifier, seconds: number): Promise<{ perSecond: number; busyAnswers: number; cpuNsPerShare: number }> {
+/**
+ * CPU time of this (the collecting) thread in ns, from /proc on Linux; undefined
+ * elsewhere. Node 20 has no per-thread CPU clock, and process.cpuUsage() sums
+ * the workers in.
+ */
+function mainThreadCpuNs(): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8')
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    // utime and stime (fields 14 and 15) in clock ticks of 10 ms.
+    return (Number(f[11]) + Number(f[12])) * 1e7
+  } catch {
+    return undefined
+  }
+}
+
+async function poolRate(v: Verifier, seconds: number): Promise<{ perSecond: number; busyAnswers: number; cpuNsPerShare: number; mainCpuNsPerShare: number | undefined }> {
   // Several jobs, as a server with many farmers has: batches carry a few templates.
   const templates = Array.from({ length: 4 }, () => preimage(7, 0n, randomBytes(32), randomBytes(32)))
   let offered = 0
@@ -36,6 +53,7 @@ async function poolRate(v: Verifier, seconds: number): Promise<{ perSecond: numb
   }
   const t0 = performance.now()
   const cpu0 = process.cpuUsage()
+  const main0 = mainThreadCpuNs()
   const end = t0 + seconds * 1000
   // Offer shares as fast as the verifier takes them. On "busy" wait for the next
   // answer, as the server does by pausing the socket (spinning would take CPU
@@ -53,12 +71,17 @@ async function poolRate(v: Verifier, seconds: number): Promise<{ perSecond: numb
     await new Promise((r) => setImmediate(r))
   }
   const cpu = process.cpuUsage(cpu0)
+  const main1 = mainThreadCpuNs()
   const elapsedS = (performance.now() - t0) / 1000
   counting = false
   // Drain: the next round starts with an empty verifier (and its own callback).
   while (answered < offered) await new Promise<void>((r) => (wake = r))
   // All threads of the process: the workers' hashing plus this thread's collecting and answering.
-  return { perSecond: done / elapsedS, busyAnswers: busy, cpuNsPerShare: ((cpu.user + cpu.system) * 1000) / Math.max(1, done) }
+  const shares = Math.max(1, done)
+  return {
+    perSecond: done / elapsedS, busyAnswers: busy, cpuNsPerShare: ((cpu.user + cpu.system) * 1000) / shares,
+    mainCpuNsPerShare: main0 === undefined || main1 === undefined ? undefined : (main1 - main0) / shares,
+  }
 }
 
 export async function run(argv: string[]): Promise<void> {
@@ -87,6 +110,7 @@ export async function run(argv: string[]): Promise<void> {
     const machine: number[] = []
     const vsCeiling: number[] = []
     const cpus: number[] = []
+    const mainCpus: number[] = []
     let busy = 0
     const each = seconds / rounds / 3
     for (let r = 0; r < rounds; r++) {
@@ -100,6 +124,7 @@ export async function run(argv: string[]): Promise<void> {
       machine.push(ceil / (raw * threads))
       vsCeiling.push(p.perSecond / ceil)
       cpus.push(p.cpuNsPerShare)
+      if (p.mainCpuNsPerShare !== undefined) mainCpus.push(p.mainCpuNsPerShare)
       busy += p.busyAnswers
     }
     const raw = median(raws)
@@ -120,7 +145,10 @@ export async function run(argv: string[]): Promise<void> {
       poolVsRawThreads: r3(median(vsCeiling)),
       busyAnswers: busy,
       // Where the gap to threads × raw goes: CPU per verified share (every thread) against one raw hash.
-      rawNsPerHash: Math.round(1e9 / raw), processCpuNsPerShare: Math.round(median(cpus)), cores: availableParallelism(),
+      rawNsPerHash: Math.round(1e9 / raw), processCpuNsPerShare: Math.round(median(cpus)),
+      // Of which the collecting thread's (verify() calls, sealing, answering); null off Linux.
+      collectingThreadCpuNsPerShare: mainCpus.length ? Math.round(median(mainCpus)) : null,
+      cores: availableParallelism(),
     })
   } finally {
     await Promise.all([v.close(), ceiling.close()])
