@@ -71,6 +71,11 @@ export class ExtranonceAllocator<T> {
     this.parked.set(sessionId, { extranonce1, carry, expiresAtMs: nowMs + RESUME_MS })
   }
 
+  /** The carries of the sessions parked now, oldest first. */
+  *carries(): IterableIterator<T> {
+    for (const r of this.parked.values()) yield r.carry
+  }
+
   release(extranonce1: number): void {
     this.used.delete(extranonce1)
   }

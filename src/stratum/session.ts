@@ -172,11 +172,13 @@ export class Session {
     return set
   }
 
-  /** Records a judged nonce of `held`'s work. */
-  remember(held: HeldJob, key: string): void {
+  /** Records a judged nonce of `held`'s work; returns how many nonces that added (0 or 1). */
+  remember(held: HeldJob, key: string): number {
     const before = held.seen.size
     held.seen.add(key)
-    this.seenNonces += held.seen.size - before
+    const added = held.seen.size - before
+    this.seenNonces += added
+    return added
   }
 
   /**
@@ -201,17 +203,22 @@ export class Session {
   /**
    * Drops jobs and duplicate sets whose work is stale (block over or worked): they
    * can only answer 21 anyway. Recounts `seenNonces` (shares still in the verifier
-   * when a session was parked were remembered after its carry was taken).
+   * when a session was parked were remembered after its carry was taken) and
+   * returns how many nonces it forgot.
    */
-  pruneStale(): void {
+  pruneStale(): number {
     for (const [id, h] of this.jobs) if (h.job.work.stale) this.jobs.delete(id)
     if (this.current?.job.work.stale) this.current = undefined
-    let n = 0
+    let kept = 0
+    let dropped = 0
     for (const [w, set] of this.seen) {
-      if (w.stale) this.seen.delete(w)
-      else n += set.size
+      if (w.stale) {
+        dropped += set.size
+        this.seen.delete(w)
+      } else kept += set.size
     }
-    this.seenNonces = n
+    this.seenNonces = kept
+    return dropped
   }
 }
 

@@ -29,6 +29,8 @@ export interface StratifierOptions {
   sessionsMax: number
   /** Judged nonces remembered per session per block (default SESSION_NONCES_PER_BLOCK_MAX; tests pass less). */
   sessionNoncesPerBlockMax?: number | undefined
+  /** Judged nonces remembered across all sessions (live, closing and parked) in one block. */
+  stratumNoncesRememberedMax: number
 }
 
 /** How the stratifier reaches sockets (implemented by the server). */
@@ -72,6 +74,13 @@ export class Stratifier {
   private rebalanceQueued = false
   private readonly sharesBy: Record<ShareOutcome, { inc(n?: number): void }>
   private readonly noncesPerBlockMax: number
+  /**
+   * Nonces remembered in this block's duplicate sets, all sessions together (live,
+   * draining and parked). A set dropped with an evicted or expired parked session
+   * still counts until the block ends (an over-count, so the bound still holds);
+   * every set is cleared at a new block, and this with them.
+   */
+  private noncesRemembered = 0
 
   constructor(
     private readonly o: StratifierOptions,
@@ -139,7 +148,7 @@ export class Stratifier {
         s.jobs = resumed.carry.jobs
         s.seen = resumed.carry.seen
         s.lastJobSeq = resumed.carry.lastJobSeq
-        s.pruneStale() // the block may have ended while it was parked; counts seenNonces
+        this.noncesRemembered -= s.pruneStale() // the block may have ended while it was parked; counts seenNonces
         s.difficulty = resumed.carry.difficulty
       } else {
         const e1 = this.extranonce.allocate()
@@ -272,7 +281,7 @@ export class Stratifier {
       }
       const o = this.judgeHash(s, held, slot.hash, slot.key, slot.worker)
       // Only a nonce that was judged is used: after "busy" the miner retries it.
-      if (o === 'accepted' || o === 'lowDifficulty') s.remember(held, slot.key)
+      if (o === 'accepted' || o === 'lowDifficulty') this.noncesRemembered += s.remember(held, slot.key)
       this.judged(s, slot.id, o)
     }
     q.splice(0, n)
@@ -298,7 +307,7 @@ export class Stratifier {
     // Bounded duplicate memory: forgetting nonces (or re-sending the work under a
     // new id with an empty set) would let them be credited again, so past the bound
     // the session's shares are refused until the next block clears the sets.
-    if (s.seenNonces >= this.noncesPerBlockMax) return 'shareLimit'
+    if (s.seenNonces >= this.noncesPerBlockMax || this.noncesRemembered >= this.o.stratumNoncesRememberedMax) return 'shareLimit'
     return { held, worker }
   }
 
@@ -405,6 +414,11 @@ export class Stratifier {
       s.farmer = undefined
       s.dropJobs()
     }
+    // Closed and parked sessions' sets are all of old works too: cleared, so the
+    // count of nonces remembered starts again from zero.
+    for (const s of this.draining) s.dropJobs()
+    for (const c of this.extranonce.carries()) c.seen.clear()
+    this.noncesRemembered = 0
     this.log.info({ index: ev.index, zerosTarget: maxZeros }, 'new block')
   }
 
@@ -488,7 +502,7 @@ export class Stratifier {
 
   private park(s: Session): void {
     if (s.subscribed && s.sessionId !== undefined) {
-      s.pruneStale()
+      this.noncesRemembered -= s.pruneStale()
       this.extranonce.park(s.sessionId, s.extranonce1, { jobs: s.jobs, seen: s.seen, lastJobSeq: s.lastJobSeq, difficulty: s.difficulty }, this.now())
     }
   }
