@@ -1,5 +1,7 @@
 // The plant phase of the block cycle: plant every active farmer of block N, and
-// open the next block with one plant when the open one is ≥ 300 s old. A pail on
+// open the next block with one plant when the open one is ≥ 300 s old. Stakes
+// come from one batched balance read; a farmer whose lane ended a transaction
+// since (a payout spends its balance) reads its balance again when its plant's turn comes. A pail on
 // chain or a recorded hash that applied counts as planted, so a restarted
 // process sends no second plant (the contract would refuse it with #8 anyway).
 import { xdr } from '@stellar/stellar-sdk'
@@ -21,6 +23,9 @@ export function trackPlants(c: CycleState, index: number): Promise<void> {
 async function plantAll(c: CycleState, index: number): Promise<void> {
   const farmers = [...c.farmers.values()]
   const pks = farmers.map((f) => f.signer.publicKey)
+  // What each lane had ended before the balances were read: a plant whose lane ended
+  // a transaction since (a payout from the farmer) re-reads its balance at its turn.
+  const endedBefore = new Map(pks.map((pk) => [pk, c.o.submitter.ended(pk)]))
   const [ops, pails, bals] = await Promise.all([c.o.store.opsOfBlock(index), c.readPails(index, pks), c.balances(farmers)])
   const plantOps = new Map(ops.filter((o) => o.op === 'plant').map((o) => [o.farmer, o]))
   const planted = c.plantedSet(index)
@@ -48,9 +53,13 @@ async function plantAll(c: CycleState, index: number): Promise<void> {
       }
       step = 'todo'
     }
-    const stake = stakeOf(bals.get(pk) ?? 0n, f.stakePercent)
+    let stake = stakeOf(bals.get(pk) ?? 0n, f.stakePercent)
     const res = await c.o.submitter.submit({
-      source: f.signer, op: 'plant', invoke: plantOp(c.o.net.contractId, pk, stake),
+      source: f.signer, op: 'plant',
+      invokeLate: async () => {
+        if (c.o.submitter.ended(pk) !== endedBefore.get(pk)) stake = stakeOf((await c.balances([f])).get(pk) ?? 0n, f.stakePercent)
+        return plantOp(c.o.net.contractId, pk, stake)
+      },
       onSend: (hash) => c.record(pk, index, 'plant', 'pending', { txHash: hash, amountStroops: stake }),
     })
     // #8: an earlier plant of ours applied after all (sent before a restart): the pail holds its stake.

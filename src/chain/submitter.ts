@@ -40,6 +40,13 @@ export interface TxRequest {
   op: ChainOpLabel
   /** one contract invocation (simulated) … */
   invoke?: xdr.Operation
+  /**
+   * … or one built when the lane's turn comes, after the source's earlier
+   * transactions ended: for an invocation whose arguments depend on state those
+   * may change (a plant's stake on a balance a queued payout spends). A throw
+   * ends the request 'failed' with nothing sent.
+   */
+  invokeLate?: () => Promise<xdr.Operation>
   /** … or classic operations (not simulated) */
   classic?: xdr.Operation[]
   /** further signers of classic operations with another source */
@@ -81,6 +88,8 @@ export type HashStatus =
 interface Lane {
   seq: bigint | undefined
   queued: number
+  /** Requests of this source that ended (any outcome). */
+  ended: number
   tail: Promise<unknown>
 }
 
@@ -161,7 +170,10 @@ export class Submitter {
     lane.queued++
     // The lane keeps one transaction per source in flight; a concurrency slot is
     // held only while building, simulating, signing and sending (see attempts).
-    const run = lane.tail.then(() => this.run(lane, req)).finally(() => lane.queued--)
+    const run = lane.tail.then(() => this.run(lane, req)).finally(() => {
+      lane.queued--
+      lane.ended++
+    })
     lane.tail = run.catch(() => undefined)
     return run
   }
@@ -184,6 +196,15 @@ export class Submitter {
     return (this.lanes.get(publicKey)?.queued ?? 0) === 0
   }
 
+  /**
+   * Requests of the source that ended so far: a caller that read the source's
+   * state compares it at its turn (invokeLate) to learn whether a transaction of
+   * the source ended in between.
+   */
+  ended(publicKey: string): number {
+    return this.lanes.get(publicKey)?.ended ?? 0
+  }
+
   /** Forgets a cached sequence number (the next transaction reloads it). */
   invalidate(publicKey: string): void {
     const lane = this.lanes.get(publicKey)
@@ -198,7 +219,7 @@ export class Submitter {
   private lane(pk: string): Lane {
     let lane = this.lanes.get(pk)
     if (!lane) {
-      lane = { seq: undefined, queued: 0, tail: Promise.resolve() }
+      lane = { seq: undefined, queued: 0, ended: 0, tail: Promise.resolve() }
       this.lanes.set(pk, lane)
     }
     return lane
@@ -274,7 +295,8 @@ export class Submitter {
 
   private async run(lane: Lane, req: TxRequest): Promise<TxResult> {
     const started = performance.now()
-    const result = await this.attempts(lane, req).catch((err: unknown): TxResult => {
+    const late = req.invokeLate
+    const result = await (late ? late().then((invoke) => this.attempts(lane, { ...req, invoke, invokeLate: undefined })) : this.attempts(lane, req)).catch((err: unknown): TxResult => {
       const reason = err instanceof PoolError ? err.message : 'internal error'
       if (!(err instanceof PoolError)) this.o.log.error({ err, op: req.op }, 'submit failed unexpectedly')
       return { status: 'failed', reason: clip(reason), hash: null, feeStroops: 0n }
