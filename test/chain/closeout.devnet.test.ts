@@ -9,7 +9,7 @@ import { describe, it, expect } from 'vitest'
 import { activeFarmers, ensureFarmers } from '../../src/chain/farmers.js'
 import type { ChainOpRecord } from '../../src/chain/store.js'
 import type { TxRequest, TxResult } from '../../src/chain/submitter.js'
-import { devnet, LogCapture, rowsJson, newMasterKey, newStore, startPool, until } from './harness.js'
+import { devnetRig, rowsJson, until } from './harness.js'
 
 const row = (o: Partial<ChainOpRecord> & Pick<ChainOpRecord, 'farmer' | 'block' | 'op' | 'status'>): ChainOpRecord => ({
   txHash: null, feeStroops: 0n, amountStroops: 0n, zeros: null, gap: null, reason: null, updatedAt: Date.now() - 3_600_000, ...o,
@@ -18,11 +18,9 @@ const FAKE_HASH = 'ee'.repeat(32)
 
 describe('close-out of past blocks', () => {
   it('resolves a plant that failed through the plant window and rows a crash left behind', async () => {
-    const { dev, net } = await devnet({ ledgerMs: 200, seed: 'closeout' })
-    const cap = new LogCapture()
-    const store = newStore()
-    const master = newMasterKey()
-    const pool = startPool(net, store, master, cap.logger)
+    const rig = await devnetRig({ ledgerMs: 200, seed: 'closeout' })
+    const { store, master, cap } = rig
+    const pool = rig.start()
     try {
       await ensureFarmers(pool.chain.accounts, 3)
       // f0 cannot pay for its plants during the first block the pool sees (the
@@ -65,8 +63,7 @@ describe('close-out of past blocks', () => {
       // the others' pails of the block were harvested as usual
       for (const pk of [f1, f2]) expect(of(pk, b, 'harvest')?.status).toBe('done')
     } finally {
-      pool.chain.scheduler.stop()
-      await dev.close()
+      await rig.close()
     }
   }, 200_000)
 })

@@ -7,18 +7,14 @@
 import { describe, it, expect } from 'vitest'
 import { activeFarmers, ensureFarmers } from '../../src/chain/farmers.js'
 import type { PlantedEvent } from '../../src/events.js'
-import { balanceMismatches, devnet, LogCapture, newMasterKey, newStore, rowsJson, startPool, until, type PoolHandle } from './harness.js'
+import { balanceMismatches, devnetRig, rowsJson, until } from './harness.js'
 
 describe('a farmer disabled after planting', () => {
   it('still has its pail worked and harvested', async () => {
-    const { dev, net } = await devnet({ ledgerMs: 200, seed: 'disabled' })
-    const cap = new LogCapture()
-    const store = newStore()
-    const master = newMasterKey()
-    const pools: PoolHandle[] = []
+    const rig = await devnetRig({ ledgerMs: 200, seed: 'disabled' })
+    const { net, store, master } = rig
     try {
-      const a = startPool(net, store, master, cap.logger)
-      pools.push(a)
+      const a = rig.start()
       await ensureFarmers(a.chain.accounts, 3)
       const farmers = activeFarmers(await store.listFarmers(), master)
       const gone = farmers[2]!.signer.publicKey
@@ -39,8 +35,7 @@ describe('a farmer disabled after planting', () => {
       })
       // a restarted pool that no longer loads the disabled farmer's key harvests it
       a.chain.scheduler.stop()
-      const b = startPool(net, store, master, cap.logger)
-      pools.push(b)
+      const b = rig.start()
       b.chain.scheduler.setFarmers(rest)
       b.chain.scheduler.start()
       await until(async () => (await store.opsOfBlock(block!)).find((o) => o.farmer === gone && o.op === 'harvest')?.status === 'done', 90_000).catch((e: unknown) => {
@@ -52,8 +47,7 @@ describe('a farmer disabled after planting', () => {
       expect(h.amountStroops).toBeGreaterThan(0n)
       expect(await balanceMismatches(store, b.chain, net)).toEqual([])
     } finally {
-      for (const p of pools) p.chain.scheduler.stop()
-      await dev.close()
+      await rig.close()
     }
   }, 200_000)
 })

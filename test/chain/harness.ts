@@ -51,6 +51,42 @@ export function startPool(net: NetworkInfo, store: ChainStore, masterKey: Buffer
   return h
 }
 
+/**
+ * What a devnet scheduler test sets up: a devnet process, one store and master
+ * key that pools started with `start` share (a restart is a second start), their
+ * logs captured. `close` stops every pool started and the devnet.
+ */
+export interface DevnetRig {
+  dev: DevnetHandle
+  net: NetworkInfo
+  cap: LogCapture
+  store: MemoryChainStore
+  master: Buffer
+  pools: PoolHandle[]
+  start(extra?: Parameters<typeof startPool>[4]): PoolHandle
+  close(): Promise<void>
+}
+
+export async function devnetRig(opts: { ledgerMs: number; seed: string }): Promise<DevnetRig> {
+  const { dev, net } = await devnet(opts)
+  const cap = new LogCapture()
+  const store = newStore()
+  const master = newMasterKey()
+  const pools: PoolHandle[] = []
+  return {
+    dev, net, cap, store, master, pools,
+    start(extra) {
+      const p = startPool(net, store, master, cap.logger, extra)
+      pools.push(p)
+      return p
+    },
+    async close() {
+      for (const p of pools) p.chain.scheduler.stop()
+      await dev.close()
+    },
+  }
+}
+
 export interface DevnetHandle {
   info: { rpcUrl: string }
   close(): Promise<void>

@@ -8,15 +8,13 @@
 import { describe, it, expect } from 'vitest'
 import { activeFarmers, ensureFarmers } from '../../src/chain/farmers.js'
 import type { TxRequest, TxResult } from '../../src/chain/submitter.js'
-import { balanceMismatches, devnet, LogCapture, newMasterKey, newStore, rowsJson, startPool, until } from './harness.js'
+import { balanceMismatches, devnetRig, rowsJson, until } from './harness.js'
 
 describe('harvest of a pail that is already gone', () => {
   it('records what the harvest minted: from the hash, or derived from the Block', async () => {
-    const { dev, net } = await devnet({ ledgerMs: 200, seed: 'harvest-gone' })
-    const cap = new LogCapture()
-    const store = newStore()
-    const master = newMasterKey()
-    const pool = startPool(net, store, master, cap.logger)
+    const rig = await devnetRig({ ledgerMs: 200, seed: 'harvest-gone' })
+    const { net, store, master } = rig
+    const pool = rig.start()
     try {
       await ensureFarmers(pool.chain.accounts, 3)
       const farmers = activeFarmers(await store.listFarmers(), master)
@@ -70,8 +68,7 @@ describe('harvest of a pail that is already gone', () => {
       // what the store says each farmer got is what the devnet minted
       expect(await balanceMismatches(store, pool.chain, net)).toEqual([])
     } finally {
-      pool.chain.scheduler.stop()
-      await dev.close()
+      await rig.close()
     }
   }, 200_000)
 })

@@ -2,15 +2,13 @@
 // the opener's stake policy, so the opener's pail of every block was unstaked.
 import { describe, it, expect } from 'vitest'
 import { activeFarmers, ensureFarmers } from '../../src/chain/farmers.js'
-import { devnet, LogCapture, newMasterKey, newStore, rowsJson, startPool, until } from './harness.js'
+import { devnetRig, rowsJson, until } from './harness.js'
 
 describe('the opener of a block', () => {
   it('stakes by its policy like every other farmer', async () => {
-    const { dev, net } = await devnet({ ledgerMs: 200, seed: 'opener-stake' })
-    const cap = new LogCapture()
-    const store = newStore()
-    const master = newMasterKey()
-    const pool = startPool(net, store, master, cap.logger)
+    const rig = await devnetRig({ ledgerMs: 200, seed: 'opener-stake' })
+    const { store, master } = rig
+    const pool = rig.start()
     try {
       await ensureFarmers(pool.chain.accounts, 2)
       for (const f of store.farmers.values()) f.stakePercent = 50
@@ -34,8 +32,7 @@ describe('the opener of a block', () => {
       const plants = (await store.opsOfBlock(n)).filter((o) => o.op === 'plant')
       for (const p of plants) expect(p.amountStroops, rowsJson(plants)).toBeGreaterThan(0n)
     } finally {
-      pool.chain.scheduler.stop()
-      await dev.close()
+      await rig.close()
     }
   }, 200_000)
 })

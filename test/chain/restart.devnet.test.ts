@@ -4,22 +4,18 @@
 import { describe, it, expect } from 'vitest'
 import { activeFarmers, ensureFarmers } from '../../src/chain/farmers.js'
 import type { ChainOpRecord } from '../../src/chain/store.js'
-import { balanceMismatches, devnet, LogCapture, newMasterKey, newStore, opsOf, rowsJson, secretStrKey, startPool, until, type PoolHandle } from './harness.js'
+import { balanceMismatches, devnetRig, opsOf, rowsJson, secretStrKey, startPool, until, type PoolHandle } from './harness.js'
 
 const FARMERS = 8
 
 describe('restart mid-block', () => {
   it('resumes pending plants and harvests without doing anything twice', async () => {
-    const { dev, net } = await devnet({ ledgerMs: 200, seed: 'restart' })
-    const cap = new LogCapture()
-    const store = newStore()
-    const master = newMasterKey()
-    const pools: PoolHandle[] = []
+    const rig = await devnetRig({ ledgerMs: 200, seed: 'restart' })
+    const { net, store, master, cap } = rig
     const start = async (): Promise<PoolHandle> => {
-      const p = startPool(net, store, master, cap.logger)
+      const p = rig.start()
       p.chain.scheduler.setFarmers(activeFarmers(await store.listFarmers(), master))
       p.chain.scheduler.start()
-      pools.push(p)
       return p
     }
     // kill when the first `pending` record of `op` in a block after `after` is written
@@ -63,7 +59,7 @@ describe('restart mid-block', () => {
       // across all three schedulers: at most one successful plant/harvest per recorded pail
       for (const pk of store.farmers.keys()) {
         for (const op of ['plant', 'harvest'] as const) {
-          const total = pools.reduce((s, p) => s + (p.successes.get(`${op}/${pk}`) ?? 0), 0)
+          const total = rig.pools.reduce((s, p) => s + (p.successes.get(`${op}/${pk}`) ?? 0), 0)
           expect(total, `${op} ${pk}`).toBeLessThanOrEqual(opsOf(store, op, 'done').filter((o) => o.farmer === pk).length)
         }
       }
@@ -75,8 +71,7 @@ describe('restart mid-block', () => {
         expect(rowsJson(store.ops.values())).not.toContain(s)
       }
     } finally {
-      for (const p of pools) p.chain.scheduler.stop()
-      await dev.close()
+      await rig.close()
     }
   }, 400_000)
 })
