@@ -68,7 +68,7 @@ export const SPEC = {
   BAN_SECONDS: int(0, HOURS_24_SECONDS * 30, 600, 'Refuse an IP this long after an invalid-share ban.'),
   BAN_INVALID_PERCENT: int(1, 100, 50, 'Ban when invalid shares exceed this percentage…'),
   BAN_SHARES_MIN: int(1, 1_000_000, 50, '…of at least this many shares.'),
-  STRATUM_NONCES_REMEMBERED_MAX: int(1, 1_000_000_000, 4_194_304, 'Judged nonces remembered for duplicate detection across all sessions in one block, at most; then shares answer 20 until the next block.'),
+  STRATUM_NONCES_REMEMBERED_MAX: int(1, 1_000_000_000, 4_194_304, 'Judged nonces remembered for duplicate detection across all sessions in one block, at most (plus the shares in flight); past half of it only sessions below an even share go on; at it shares answer 20 until the next block.'),
   EXTRANONCE1_BYTES: int(1, 6, 3, 'Bytes of the nonce the pool assigns per session.'),
   VARDIFF_TARGET_SECONDS: num(0.1, 3600, 10, 'Vardiff aims at one share per this many seconds per session.'),
   VARDIFF_RETARGET_SECONDS: num(1, 3600, 60, 'Retarget at most this often (or after 30 shares).'),

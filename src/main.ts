@@ -91,7 +91,7 @@ export async function startPool(config: Config, o: StartOptions): Promise<PoolHa
 
     const verifier = new Verifier({
       threads: config.verifyThreads, batchMax: config.verifyBatchMax, batchMs: config.verifyBatchMs,
-      queueMax: config.verifyQueueMax, sharesInFlightMax: config.verifySharesInFlightMax, idleTimeoutMs: config.verifyIdleTimeoutMs, metrics: m,
+      queueMax: config.verifyQueueMax, sharesInFlightMax: config.verifySharesInFlightMax, idleTimeoutMs: config.verifyIdleTimeoutMs, metrics: m, log,
     })
     cleanup.push(() => verifier.close())
     const shares = new ShareBuffer({ sql: db.sql, flushMs: config.shareFlushMs, rowsMax: config.shareBufferRowsMax, log, metrics: m })

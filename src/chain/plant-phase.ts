@@ -57,7 +57,11 @@ async function plantAll(c: CycleState, index: number): Promise<void> {
     const res = await c.o.submitter.submit({
       source: f.signer, op: 'plant',
       invokeLate: async () => {
-        if (c.o.submitter.ended(pk) !== endedBefore.get(pk)) stake = stakeOf((await c.balances([f])).get(pk) ?? 0n, f.stakePercent)
+        if (c.o.submitter.ended(pk) !== endedBefore.get(pk)) {
+          // Unread (RPC down): the batched stake, as before; a plant it no longer covers is retried next pass.
+          const fresh = await c.balances([f]).catch(() => undefined)
+          if (fresh) stake = stakeOf(fresh.get(pk) ?? 0n, f.stakePercent)
+        }
         return plantOp(c.o.net.contractId, pk, stake)
       },
       onSend: (hash) => c.record(pk, index, 'plant', 'pending', { txHash: hash, amountStroops: stake }),

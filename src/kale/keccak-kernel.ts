@@ -28,7 +28,8 @@ let shared: { k: KernelExports; bytes: Uint8Array; buf: Buffer } | undefined
 function sharedKernel(): { k: KernelExports; bytes: Uint8Array; buf: Buffer } {
   if (shared) return shared
   const k = instantiate()
-  const need = MEM.heap + BATCH_CHUNK_MAX * (PREIMAGE_BYTES + HASH_BYTES)
+  // The larger of the two batch layouts: keccak256Batch76's and keccak256BatchTemplated's.
+  const need = MEM.heap + Math.max(BATCH_CHUNK_MAX * (PREIMAGE_BYTES + HASH_BYTES), TEMPLATES_MAX * PREIMAGE_BYTES + BATCH_CHUNK_MAX * (NONCE_HEX_CHARS + 1 + HASH_BYTES))
   const have = k.memory.buffer.byteLength
   if (need > have) k.memory.grow(Math.ceil((need - have) / PAGE_BYTES))
   shared = { k, bytes: new Uint8Array(k.memory.buffer), buf: Buffer.from(k.memory.buffer) }
@@ -82,7 +83,7 @@ export function keccak256BatchTemplated(templates: Uint8Array, nonceHex: string,
   }
   if (templateCount > TEMPLATES_MAX) throw new PoolError(ErrorCode.ARGUMENT_INVALID, `at most ${TEMPLATES_MAX} templates per call`)
   const { k, bytes, buf } = sharedKernel()
-  // Regions inside the kernel's batch area (heap + CHUNK × 108 bytes): templates, then per share 16 + 1 + 32 bytes.
+  // Regions of the kernel's batch area (sized in sharedKernel): templates, then per share 16 + 1 + 32 bytes.
   const tplPtr = MEM.heap
   const noncePtr = tplPtr + TEMPLATES_MAX * PREIMAGE_BYTES
   const whichPtr = noncePtr + BATCH_CHUNK_MAX * NONCE_HEX_CHARS

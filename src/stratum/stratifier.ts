@@ -293,6 +293,21 @@ export class Stratifier {
     } else this.io.resume(s)
   }
 
+  /**
+   * Room in the pool-wide duplicate memory for one more nonce of `s`. Past half of
+   * STRATUM_NONCES_REMEMBERED_MAX only sessions below an even share of that half
+   * go on (so one client with many sessions cannot use it up for everyone); at the
+   * bound nobody does. Checked before hashing: the shares already in the verifier
+   * (at most VERIFY_SHARES_IN_FLIGHT_MAX) may still be remembered past it.
+   */
+  private nonceRoomFor(s: Session): boolean {
+    const max = this.o.stratumNoncesRememberedMax
+    const used = this.noncesRemembered
+    if (used < max / 2) return true
+    if (used >= max) return false
+    return s.seenNonces * Math.max(1, this.sessions.size) < max / 2
+  }
+
   /** Checks 25, 24, 20, 21, 22 in PROTOCOL.md order, before any hashing. */
   private precheck(s: Session, workerName: string, jobId: string, nonceHex: string): ShareOutcome | { held: NonNullable<ReturnType<Session['jobs']['get']>>; worker: { payoutAddress: string; worker: string } } {
     if (!s.subscribed) return 'notSubscribed'
@@ -307,7 +322,7 @@ export class Stratifier {
     // Bounded duplicate memory: forgetting nonces (or re-sending the work under a
     // new id with an empty set) would let them be credited again, so past the bound
     // the session's shares are refused until the next block clears the sets.
-    if (s.seenNonces >= this.noncesPerBlockMax || this.noncesRemembered >= this.o.stratumNoncesRememberedMax) return 'shareLimit'
+    if (s.seenNonces >= this.noncesPerBlockMax || !this.nonceRoomFor(s)) return 'shareLimit'
     return { held, worker }
   }
 

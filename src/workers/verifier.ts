@@ -19,6 +19,7 @@ import { Piscina } from 'piscina'
 import { compiledWorkerFile } from './worker-file.js'
 import { PREIMAGE_BYTES, HASH_BYTES, NONCE_HEX_CHARS, batchLayout, type VerifyTask } from './verify-task.js'
 import type { Metrics } from '../metrics/metrics.js'
+import type { Logger } from '../log.js'
 import { PoolError, ErrorCode } from '../errors.js'
 
 /** Distinct job templates in one batch at most; a share for another template seals the batch. */
@@ -49,6 +50,8 @@ export interface VerifierOptions {
   sharesInFlightMax?: number
   idleTimeoutMs: number
   metrics?: Metrics
+  /** Where a throwing `done` callback is reported (without one: rethrown after the batch is answered). */
+  log?: Logger
 }
 
 /**
@@ -214,13 +217,36 @@ export class Verifier implements ShareVerifier {
         m?.verifySeconds.observe(Number(process.hrtime.bigint() - b.startedNs) / 1e9)
         const all = new Uint8Array(hashes)
         const dones = b.dones
-        for (let i = 0; i < b.count; i++) dones[i]!(all, i * HASH_BYTES)
+        for (let i = 0; i < b.count; i++) {
+          // One throwing callback must not leave the rest of the batch unanswered.
+          try {
+            dones[i]!(all, i * HASH_BYTES)
+          } catch (err) {
+            this.callbackThrew(err)
+          }
+        }
       },
       (err: unknown) => {
         this.done(b.count)
-        for (const d of b.dones) d(undefined, 0, err)
+        this.fail(b.dones, err)
       },
     )
+  }
+
+  /** Answers every share of `dones` with `err`. */
+  private fail(dones: readonly VerifyDone[], err: unknown): void {
+    for (const d of dones) {
+      try {
+        d(undefined, 0, err)
+      } catch (e) {
+        this.callbackThrew(e)
+      }
+    }
+  }
+
+  private callbackThrew(err: unknown): void {
+    if (this.o.log) this.o.log.error({ err }, 'a share verification callback threw')
+    else queueMicrotask(() => { throw err })
   }
 
   private done(shares: number): void {
@@ -240,6 +266,13 @@ export class Verifier implements ShareVerifier {
     this.seal()
     const end = Date.now() + graceMs
     while ((this.outstanding > 0 || this.waiting) && Date.now() < end) await new Promise((r) => setTimeout(r, 5))
+    // Past the grace a batch still waiting for room is never sent: its shares are answered with an error.
+    const w = this.waiting
+    if (w) {
+      this.waiting = undefined
+      this.sharesInFlight -= w.count
+      this.fail(w.dones, new PoolError(ErrorCode.BUSY, 'verifier closed'))
+    }
     await this.pool.close()
   }
 }

@@ -83,18 +83,20 @@ describe('duplicate shares across job ids of one work', () => {
     }
   })
 
-  it('all sessions together remember at most stratumNoncesRememberedMax nonces a block: then 20 "share limit" for all, a parked session still counting, until the next block', async () => {
+  it('all sessions together remember at most stratumNoncesRememberedMax nonces a block: past half only sessions below an even share, at the bound nobody (20 "share limit"), a parked session still counting, until the next block', async () => {
     const s = await startServer({ stratumNoncesRememberedMax: 5, banSharesMin: 100 })
     try {
       const a = await session(s, 'd=1')
       const b = await session(s, 'd=1')
       const na = [0, 1, 2, 3].map((k) => findNonce(a.n, a.e1, 1, k * 100))
       const nb = [0, 1, 2].map((k) => findNonce(b.n, b.e1, 1, k * 100))
-      for (let i = 0; i < 3; i++) expect((await a.c.call(10 + i, 'mining.submit', [PAYOUT, a.jobId, na[i]])).result).toBe(true)
-      for (let i = 0; i < 2; i++) expect((await b.c.call(10 + i, 'mining.submit', [PAYOUT, b.jobId, nb[i]])).result).toBe(true)
       const limit = { code: 20, message: 'Other: share limit for this block reached' }
-      expect((await b.c.call(20, 'mining.submit', [PAYOUT, b.jobId, nb[2]])).error).toEqual(limit)
+      for (let i = 0; i < 3; i++) expect((await a.c.call(10 + i, 'mining.submit', [PAYOUT, a.jobId, na[i]])).result).toBe(true)
+      // Past half of the bound (3 ≥ 2.5) A holds more than an even share of that half: A stops, B goes on.
       expect((await a.c.call(20, 'mining.submit', [PAYOUT, a.jobId, na[3]])).error).toEqual(limit)
+      for (let i = 0; i < 2; i++) expect((await b.c.call(10 + i, 'mining.submit', [PAYOUT, b.jobId, nb[i]])).result).toBe(true)
+      // At the bound nobody goes on.
+      expect((await b.c.call(20, 'mining.submit', [PAYOUT, b.jobId, nb[2]])).error).toEqual(limit)
       // A leaves: parked for resume, its 3 nonces are still held and still count.
       a.c.close()
       await new Promise((r) => setTimeout(r, 100))
@@ -104,9 +106,10 @@ describe('duplicate shares across job ids of one work', () => {
       s.server.onBlock(blockEvent(10))
       s.server.onPlanted({ index: 10, farmers: [farmer] })
       const n2 = await b.c.nextNotify(notifies)
-      for (let k = 0; k < 5; k++) expect((await b.c.call(30 + k, 'mining.submit', [PAYOUT, n2.params![0], findNonce(n2, b.e1, 1, k * 100)])).result).toBe(true)
-      expect((await b.c.call(40, 'mining.submit', [PAYOUT, n2.params![0], findNonce(n2, b.e1, 1, 500)])).error).toEqual(limit)
-      expect(s.sink.shares).toHaveLength(10)
+      // A fresh count; alone, B's even share of the first half is all of it: 3 nonces, then it stops.
+      for (let k = 0; k < 3; k++) expect((await b.c.call(30 + k, 'mining.submit', [PAYOUT, n2.params![0], findNonce(n2, b.e1, 1, k * 100)])).result).toBe(true)
+      expect((await b.c.call(40, 'mining.submit', [PAYOUT, n2.params![0], findNonce(n2, b.e1, 1, 300)])).error).toEqual(limit)
+      expect(s.sink.shares).toHaveLength(8)
       b.c.close()
     } finally {
       await s.close()

@@ -5,6 +5,7 @@ import { Verifier, TEMPLATES_PER_BATCH_MAX, type VerifyDone } from '../../src/wo
 import { keccak256, keccak256BatchTemplated, preimage } from '../../src/kale/index.js'
 import { BATCH_CHUNK_MAX } from '../../src/kale/keccak-kernel.js'
 import { compiledWorkerFile } from '../../src/workers/worker-file.js'
+import type { Logger } from '../../src/log.js'
 
 let v: Verifier | undefined
 afterEach(async () => {
@@ -65,6 +66,37 @@ describe('Verifier', () => {
     const again = v.hash(t, 99n)
     expect(again).toBeInstanceOf(Promise)
     await again
+  })
+
+  it('a throwing callback is reported and the rest of its batch is still answered', async () => {
+    const reported: unknown[] = []
+    const log = { error: (o: { err: unknown }) => void reported.push(o.err) } as unknown as Logger
+    v = new Verifier({ threads: 1, batchMax: 8, batchMs: 5, queueMax: 4, idleTimeoutMs: 1000, log })
+    const t = preimage(2, 0n, randomBytes(32), randomBytes(32))
+    const answered: number[] = []
+    await new Promise<void>((resolve) => {
+      for (let i = 0; i < 4; i++) {
+        v!.verify(t, i.toString(16).padStart(16, '0'), (h) => {
+          if (i === 1) throw new Error('boom')
+          if (h) answered.push(i)
+          if (answered.length === 3) resolve()
+        })
+      }
+    })
+    expect(answered).toEqual([0, 2, 3])
+    expect(reported.map((e) => (e as Error).message)).toEqual(['boom'])
+    expect(v.sharesOutstanding).toBe(0)
+  })
+
+  it('close() answers a batch still waiting for room when the grace is over with an error', async () => {
+    const w = new Verifier({ threads: 1, batchMax: 1, batchMs: 5, queueMax: 1, idleTimeoutMs: 1000 })
+    const t = preimage(4, 0n, randomBytes(32), randomBytes(32))
+    const outcomes: string[] = []
+    // batchMax 1: every share seals a task; 1 running + 1 queued, the third waits for room.
+    for (let i = 0; i < 3; i++) expect(w.verify(t, i.toString(16).padStart(16, '0'), (h, _at, err) => void outcomes.push(h ? 'hash' : (err as Error).message))).toBe(true)
+    await w.close(0)
+    expect(outcomes.sort()).toEqual(['hash', 'hash', 'verifier closed'])
+    expect(w.sharesOutstanding).toBe(0)
   })
 
   /** keccak256 of `template` with the nonce given as 16 hex digits at bytes 4..12. */
