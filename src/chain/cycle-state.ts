@@ -61,7 +61,7 @@ export class CycleState {
   readonly openBlocks = new Set<number>()
   sweptBack = false
   anySource = 0
-  openerStake: { index: number; pk: string; stake: bigint } | undefined
+  openerStake: { index: number; pk: string; stake: bigint; ended: number } | undefined
   current: BlockEvent | undefined
   stopped = false
   readonly planted = new Map<number, Set<string>>()

@@ -90,15 +90,23 @@ export async function openNext(c: CycleState, index: number): Promise<void> {
   c.o.log.debug({ index, ledger: c.o.clock.ledger, idle: c.o.submitter.idle(opener.signer.publicKey) }, 'opening next block')
   const pk = opener.signer.publicKey
   // The opener's pail of the next block is its plant of that block: staked by its policy like the others.
-  // Read once per block and opener: the attempts every ledger around the rollover need no extra round trip.
-  let stake = c.openerStake?.index === index && c.openerStake.pk === pk ? c.openerStake.stake : undefined
-  if (stake === undefined) {
-    stake = stakeOf((await c.balances([opener])).get(pk) ?? 0n, opener.stakePercent)
-    c.openerStake = { index, pk, stake }
-  }
+  // Read once per block and opener: the attempts every ledger around the rollover need no extra
+  // round trip. Read again when another transaction of the opener ended since (a payout spends
+  // the balance): the cache remembers how many had ended after its own last attempt.
+  const cached = c.openerStake
+  const endedBefore = c.o.submitter.ended(pk)
+  let stake = cached?.index === index && cached.pk === pk && cached.ended === endedBefore ? cached.stake : undefined
+  stake ??= stakeOf((await c.balances([opener])).get(pk) ?? 0n, opener.stakePercent)
   let target = index + 1
   const res = await c.o.submitter.submit({
-    source: opener.signer, op: 'plant', invoke: plantOp(c.o.net.contractId, pk, stake),
+    source: opener.signer, op: 'plant',
+    invokeLate: async () => {
+      if (c.o.submitter.ended(pk) !== endedBefore) {
+        const fresh = await c.balances([opener]).catch(() => undefined)
+        if (fresh) stake = stakeOf(fresh.get(pk) ?? 0n, opener.stakePercent)
+      }
+      return plantOp(c.o.net.contractId, pk, stake!)
+    },
     onSend: (hash, data) => {
       target = (data && pailIndexInFootprint(xdr.SorobanTransactionData.fromXDR(data), pk)) ?? index + 1
       // Already planted there (simulated before the rollover): this attempt can only get #8; a row would overwrite the done one.
@@ -106,6 +114,7 @@ export async function openNext(c: CycleState, index: number): Promise<void> {
       return c.record(pk, target, 'plant', 'pending', { txHash: hash, amountStroops: stake })
     },
   })
+  c.openerStake = { index, pk, stake, ended: c.o.submitter.ended(pk) }
   c.o.log.debug({ index, target, status: res.status, code: res.status === 'contract-error' ? res.code : undefined, ledger: c.o.clock.ledger }, 'open attempt')
   // #8 here means the simulation still saw block `index`: not yet time; the next ledger tries again.
   // A row an earlier attempt left at another block is resolved by the close-out sweep.
