@@ -295,7 +295,8 @@ export class Submitter {
 
   private async run(lane: Lane, req: TxRequest): Promise<TxResult> {
     const started = performance.now()
-    const late = req.invokeLate
+    // Halted: attempts() ends it before any send; invokeLate is not run (it may read the chain).
+    const late = this.halted ? undefined : req.invokeLate
     const result = await (late ? late().then((invoke) => this.attempts(lane, { ...req, invoke, invokeLate: undefined })) : this.attempts(lane, req)).catch((err: unknown): TxResult => {
       const reason = err instanceof PoolError ? err.message : 'internal error'
       if (!(err instanceof PoolError)) this.o.log.error({ err, op: req.op }, 'submit failed unexpectedly')

@@ -81,5 +81,15 @@ describe('submitter invokeLate', () => {
     expect(submitter.ended(a.publicKey())).toBe(1)
     const next = await submitter.submit({ source, op: 'plant', invokeLate: async () => plantOp(net.contractId, a.publicKey(), 0n) })
     expect(['success', 'contract-error']).toContain(next.status)
+    // Halted (as a killed process): ended 'failed' without building (invokeLate may read the chain).
+    submitter.halt()
+    let built = false
+    try {
+      const halted = await submitter.submit({ source, op: 'plant', invokeLate: async () => ((built = true), plantOp(net.contractId, a.publicKey(), 0n)) })
+      expect(halted).toMatchObject({ status: 'failed', reason: 'submitter halted' })
+      expect(built).toBe(false)
+    } finally {
+      submitter.resume()
+    }
   }, 30_000)
 })
