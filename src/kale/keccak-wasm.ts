@@ -287,6 +287,19 @@ function emitBswap64(f: FuncBuilder, t: number): void {
   f.i64(32n).op(Op.i64Rotl)
 }
 
+/**
+ * Loads lanes `fromLane`..9 of the preimage at local `ptr` (lanes before it are
+ * already in s.a), adds the padding, runs the permutation and stores the 32-byte
+ * hash at local `outPtr`.
+ */
+function emitHashFrom(f: FuncBuilder, s: State, ptr: number, fromLane: number, outPtr: number): void {
+  for (let k = fromLane; k < 9; k++) f.get(ptr).mem(Op.i64Load, 0, 8 * k).set(s.a[k]!)
+  f.get(ptr).mem(Op.i64Load32U, 0, 72).i64(PAD_LANE_9).op(Op.i64Or).set(s.a[9]!)
+  f.i64(PAD_LANE_16).set(s.a[16]!)
+  const h = emitPermutation76(f, s)
+  for (let k = 0; k < 4; k++) f.get(outPtr).get(h[k]!).mem(Op.i64Store, 0, 8 * k)
+}
+
 /** hashBatch(inPtr, outPtr, n): n packed 76-byte preimages → n packed 32-byte hashes. */
 function buildHashBatch(): FuncBuilder {
   const f = new FuncBuilder([ValType.i32, ValType.i32, ValType.i32], [])
@@ -294,12 +307,8 @@ function buildHashBatch(): FuncBuilder {
   const s = declareState(f)
   f.open(Op.block).open(Op.loop)
   f.get(n).op(Op.i32Eqz).br(Op.brIf, 1)
-  for (let k = 0; k < 9; k++) f.get(inPtr).mem(Op.i64Load, 0, 8 * k).set(s.a[k]!)
-  f.get(inPtr).mem(Op.i64Load32U, 0, 72).i64(PAD_LANE_9).op(Op.i64Or).set(s.a[9]!)
-  f.i64(PAD_LANE_16).set(s.a[16]!)
-  const h = emitPermutation76(f, s)
+  emitHashFrom(f, s, inPtr, 0, outPtr)
   lastNots = s.nots
-  for (let k = 0; k < 4; k++) f.get(outPtr).get(h[k]!).mem(Op.i64Store, 0, 8 * k)
   f.get(inPtr).i32(76).op(Op.i32Add).set(inPtr)
   f.get(outPtr).i32(32).op(Op.i32Add).set(outPtr)
   f.get(n).i32(1).op(Op.i32Sub).set(n)
@@ -352,11 +361,7 @@ function buildHashTemplated(): FuncBuilder {
   f.i64(32n).op(Op.i64Shl).op(Op.i64Or).set(s.a[0]!)
   emitHex8(f, noncePtr, 8, tmp)
   f.get(base).mem(Op.i64Load, 0, 8).i64(0xffff_ffff_0000_0000n).op(Op.i64And).op(Op.i64Or).set(s.a[1]!)
-  for (let k = 2; k < 9; k++) f.get(base).mem(Op.i64Load, 0, 8 * k).set(s.a[k]!)
-  f.get(base).mem(Op.i64Load32U, 0, 72).i64(PAD_LANE_9).op(Op.i64Or).set(s.a[9]!)
-  f.i64(PAD_LANE_16).set(s.a[16]!)
-  const h = emitPermutation76(f, s)
-  for (let k = 0; k < 4; k++) f.get(outPtr).get(h[k]!).mem(Op.i64Store, 0, 8 * k)
+  emitHashFrom(f, s, base, 2, outPtr)
   f.get(noncePtr).i32(16).op(Op.i32Add).set(noncePtr)
   f.get(outPtr).i32(32).op(Op.i32Add).set(outPtr)
   f.get(i).i32(1).op(Op.i32Add).set(i)

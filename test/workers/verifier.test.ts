@@ -13,6 +13,18 @@ afterEach(async () => {
   v = undefined
 })
 
+/** Offers nonces 0..n-1 of template `t` at once: the answers taken, and how many were busy. */
+function offer(v: Verifier, t: Uint8Array, n: number): { accepted: Promise<Uint8Array>[]; busy: number } {
+  const accepted: Promise<Uint8Array>[] = []
+  let busy = 0
+  for (let i = 0; i < n; i++) {
+    const p = v.hash(t, BigInt(i))
+    if (p) accepted.push(p)
+    else busy++
+  }
+  return { accepted, busy }
+}
+
 describe('Verifier', () => {
   it('resolves the worker file from src/ to dist/', () => {
     expect(compiledWorkerFile(new URL('../../src/workers/verifier.ts', import.meta.url).href, 'verify-task')).toMatch(/dist[\\/]workers[\\/]verify-task\.js$/)
@@ -33,13 +45,7 @@ describe('Verifier', () => {
   it('answers busy (undefined) once threads + queueMax tasks and a full batch are waiting, then recovers', async () => {
     v = new Verifier({ threads: 1, batchMax: 2, batchMs: 50, queueMax: 1, idleTimeoutMs: 1000 })
     const t = preimage(1, 0n, new Uint8Array(32), new Uint8Array(32))
-    const accepted: Promise<Uint8Array>[] = []
-    let busy = 0
-    for (let i = 0; i < 20; i++) {
-      const p = v.hash(t, BigInt(i))
-      if (p) accepted.push(p)
-      else busy++
-    }
+    const { accepted, busy } = offer(v, t, 20)
     // 1 running + 1 queued + 1 waiting batch of 2 each
     expect(accepted.length).toBe(6)
     expect(busy).toBe(14)
@@ -51,13 +57,7 @@ describe('Verifier', () => {
     // Tasks would allow far more: the share bound is the one that bites.
     v = new Verifier({ threads: 1, batchMax: 4, batchMs: 1, queueMax: 100, sharesInFlightMax: 10, idleTimeoutMs: 1000 })
     const t = preimage(1, 0n, new Uint8Array(32), new Uint8Array(32))
-    const accepted: Promise<Uint8Array>[] = []
-    let busy = 0
-    for (let i = 0; i < 25; i++) {
-      const p = v.hash(t, BigInt(i))
-      if (p) accepted.push(p)
-      else busy++
-    }
+    const { accepted, busy } = offer(v, t, 25)
     expect(accepted.length).toBe(10)
     expect(busy).toBe(15)
     expect(v.sharesOutstanding).toBe(10)
