@@ -1,0 +1,31 @@
+// The verify bench runs end to end and prints its figures (behaviour, not speed:
+// figures are only checked to be present and sane). It once hung between rounds:
+// a round could start with the previous round's shares still in the verifier,
+// whose answers woke a callback nobody waited on.
+import { describe, it, expect } from 'vitest'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+
+const run = promisify(execFile)
+const BENCH = new URL('../../dist-bench/bench/run.js', import.meta.url).pathname
+
+describe('npm run bench -- verify', () => {
+  it('prints one JSON line with the pool, raw and ceiling figures', async () => {
+    const { stdout } = await run(process.execPath, [BENCH, 'verify', '--threads', '1', '--seconds', '1.2', '--rounds', '4', '--json'], { timeout: 60_000 })
+    const r = JSON.parse(stdout.trim()) as Record<string, unknown>
+    expect(r).toMatchObject({ bench: 'verify', threads: 1, rounds: 4 })
+    for (const k of ['rawSingleThreadHashesPerSecond', 'poolSharesPerSecond', 'rawThreadsHashesPerSecond', 'rawNsPerHash', 'processCpuNsPerShare']) {
+      expect(r[k], k).toBeGreaterThan(0)
+    }
+    for (const k of ['scalingEfficiency', 'machineScalingEfficiency', 'poolVsRawThreads']) expect(Number.isFinite(r[k]), k).toBe(true)
+    expect(r.busyAnswers).toBeGreaterThanOrEqual(0)
+  }, 90_000)
+
+  it('refuses a bad option with exit code 2 and a message naming it', async () => {
+    for (const bad of [['--rounds', '0'], ['--threads', 'x'], ['--in-flight-max', '-1']]) {
+      const err = await run(process.execPath, [BENCH, 'verify', ...bad], { timeout: 30_000 }).then(() => undefined, (e: { code: number; stderr: string }) => e)
+      expect(err?.code, bad.join(' ')).toBe(2)
+      expect(err!.stderr).toMatch(new RegExp(`^bench verify: .*${bad[0]}`))
+    }
+  }, 40_000)
+})
