@@ -29,6 +29,8 @@ export function createMetrics(registry = new Registry()) {
     protocolErrorsTotal: new Counter({ name: 'kale_pool_protocol_errors_total', help: 'Protocol errors by JSON-RPC code', labelNames: ['code'] as const, registers: r }),
     verifySeconds: new Histogram({ name: 'kale_pool_verify_seconds', help: 'Share verification latency (queue + hash)', buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5], registers: r }),
     verifyQueueDepth: new Gauge({ name: 'kale_pool_verify_queue_depth', help: 'Verification tasks waiting for a worker thread', registers: r }),
+    verifySharesInFlight: new Gauge({ name: 'kale_pool_verify_shares_in_flight', help: 'Shares sent to verification and not yet answered (bound: VERIFY_SHARES_IN_FLIGHT_MAX)', registers: r }),
+    noncesRemembered: new Gauge({ name: 'kale_pool_stratum_nonces_remembered', help: 'Nonces remembered for duplicate detection in this block, all sessions (bound: STRATUM_NONCES_REMEMBERED_MAX)', registers: r }),
     verifyBatchShares: new Histogram({ name: 'kale_pool_verify_batch_shares', help: 'Shares per verification task', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 1024], registers: r }),
     notifySeconds: new Histogram({ name: 'kale_pool_notify_seconds', help: 'Time to write one job notify to every session', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1], registers: r }),
     // chain

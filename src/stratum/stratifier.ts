@@ -365,6 +365,7 @@ export class Stratifier {
       if (s.authorized && !s.fixed && !s.closing && vardiffDue(s.vardiff, nowMs, this.vardiff)) this.retarget(s, nowMs)
     }
     this.extranonce.expire(nowMs)
+    this.m.noncesRemembered.set(this.noncesRemembered)
   }
 
   private retarget(s: Session, nowMs: number): void {
@@ -434,6 +435,7 @@ export class Stratifier {
     for (const s of this.draining) s.dropJobs()
     for (const c of this.extranonce.carries()) c.seen.clear()
     this.noncesRemembered = 0
+    this.m.noncesRemembered.set(0)
     this.log.info({ index: ev.index, zerosTarget: maxZeros }, 'new block')
   }
 

@@ -208,6 +208,7 @@ export class Verifier implements ShareVerifier {
     this.outstanding++
     const m = this.o.metrics
     m?.verifyBatchShares.observe(b.count)
+    m?.verifySharesInFlight.set(this.sharesInFlight)
     // Transferred, not copied: this thread no longer owns the buffer.
     const task = this.pool.run(b.task, { transferList: [b.task.buf] })
     m?.verifyQueueDepth.set(this.pool.queueSize)
@@ -253,6 +254,7 @@ export class Verifier implements ShareVerifier {
     this.outstanding--
     this.sharesInFlight -= shares
     this.o.metrics?.verifyQueueDepth.set(this.pool.queueSize)
+    this.o.metrics?.verifySharesInFlight.set(this.sharesInFlight)
     const w = this.waiting
     if (w && this.outstanding < this.capacity) {
       this.waiting = undefined

@@ -102,10 +102,15 @@ describe('duplicate shares across job ids of one work', () => {
       await new Promise((r) => setTimeout(r, 100))
       expect((await b.c.call(21, 'mining.submit', [PAYOUT, b.jobId, nb[2]])).error).toEqual(limit)
       expect(s.sink.shares).toHaveLength(5)
+      // Operators see it: the gauge follows on the server's coarse tick.
+      const remembered = async (): Promise<number> => (await s.metrics.noncesRemembered.get()).values[0]!.value
+      await new Promise((r) => setTimeout(r, 120))
+      expect(await remembered()).toBe(5)
       const notifies = b.c.notifications('mining.notify').length
       s.server.onBlock(blockEvent(10))
       s.server.onPlanted({ index: 10, farmers: [farmer] })
       const n2 = await b.c.nextNotify(notifies)
+      expect(await remembered()).toBe(0)
       // A fresh count; alone, B's even share of the first half is all of it: 3 nonces, then it stops.
       for (let k = 0; k < 3; k++) expect((await b.c.call(30 + k, 'mining.submit', [PAYOUT, n2.params![0], findNonce(n2, b.e1, 1, k * 100)])).result).toBe(true)
       expect((await b.c.call(40, 'mining.submit', [PAYOUT, n2.params![0], findNonce(n2, b.e1, 1, 300)])).error).toEqual(limit)

@@ -6,6 +6,7 @@ import { keccak256, keccak256BatchTemplated, preimage } from '../../src/kale/ind
 import { BATCH_CHUNK_MAX } from '../../src/kale/keccak-kernel.js'
 import { compiledWorkerFile } from '../../src/workers/worker-file.js'
 import type { Logger } from '../../src/log.js'
+import { createMetrics } from '../../src/metrics/metrics.js'
 
 let v: Verifier | undefined
 afterEach(async () => {
@@ -55,7 +56,8 @@ describe('Verifier', () => {
 
   it('answers busy once sharesInFlightMax shares are taken and unanswered, whatever the tasks, then recovers', async () => {
     // Tasks would allow far more: the share bound is the one that bites.
-    v = new Verifier({ threads: 1, batchMax: 4, batchMs: 1, queueMax: 100, sharesInFlightMax: 10, idleTimeoutMs: 1000 })
+    const metrics = createMetrics()
+    v = new Verifier({ threads: 1, batchMax: 4, batchMs: 1, queueMax: 100, sharesInFlightMax: 10, idleTimeoutMs: 1000, metrics })
     const t = preimage(1, 0n, new Uint8Array(32), new Uint8Array(32))
     const { accepted, busy } = offer(v, t, 25)
     expect(accepted.length).toBe(10)
@@ -63,6 +65,7 @@ describe('Verifier', () => {
     expect(v.sharesOutstanding).toBe(10)
     await Promise.all(accepted)
     expect(v.sharesOutstanding).toBe(0)
+    expect((await metrics.verifySharesInFlight.get()).values[0]!.value).toBe(0)
     const again = v.hash(t, 99n)
     expect(again).toBeInstanceOf(Promise)
     await again
