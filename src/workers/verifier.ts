@@ -6,9 +6,9 @@
 // The collecting thread (the stratum server's) does as little per share as it
 // can: it appends the nonce string, stores a template number and keeps the
 // callback. At seal the distinct templates and template numbers become one small
-// buffer, and the task carries the nonces as one string; the worker writes the digits into its
-// kernel's memory in one native call, and the kernel decodes them and assembles
-// the 76-byte preimages itself. (Decoding 16 hex digits per share here in
+// buffer and the task carries the nonces as one string; the worker writes the
+// digits into its kernel's memory in one native call, and the kernel decodes
+// them and assembles the 76-byte preimages itself. (Decoding 16 hex digits per share here in
 // JavaScript was this thread's largest cost, more than a third of it.)
 //
 // Bounded: at most threads + queueMax tasks outstanding plus one forming batch,
@@ -45,12 +45,12 @@ export interface VerifierOptions {
    * Shares taken and not yet answered, at most (unbounded when omitted). Tasks
    * alone bound nothing useful: under light load a task is a 1 ms batch of a few
    * shares, under saturation 1024. With 64 tasks of 1024 shares in flight the
-   * verify bench spent 15–20 % more CPU per share than with ~8 000 shares.
+   * verify bench spent 10–20 % more CPU per share than with ~8 000 shares.
    */
   sharesInFlightMax?: number
   idleTimeoutMs: number
   metrics?: Metrics
-  /** Where a throwing `done` callback is reported (without one: rethrown after the batch is answered). */
+  /** Where a throwing `done` callback is reported (without one: rethrown, uncaught, after the batch is answered). */
   log?: Logger
 }
 
