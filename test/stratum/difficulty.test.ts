@@ -1,6 +1,6 @@
 // Difficulty changes over real TCP: suggest_difficulty, vardiff retargets and d=.
 import { describe, it, expect } from 'vitest'
-import { startServer, Raw, login, blockEvent, farmerAddress, PAYOUT } from './helpers.js'
+import { startServer, Raw, login, blockEvent, farmerAddress, minerSession, PAYOUT } from './helpers.js'
 
 const farmer = farmerAddress()
 
@@ -31,11 +31,7 @@ describe('authorize', () => {
   it('issue 8: d= below the pool minimum is clamped to it, not rejected', async () => {
     const s = await startServer({ difficultyMin: 16, difficultyStart: 64 })
     try {
-      s.server.onBlock(blockEvent(9))
-      s.server.onPlanted({ index: 9, farmers: [farmer] })
-      const c = await Raw.connect(s.port)
-      await login(c, PAYOUT, 'd=0.5')
-      await c.nextNotify()
+      const { c } = await minerSession(s, farmer, 'd=0.5')
       expect(c.notifications('mining.set_difficulty').map((l) => l.params)).toEqual([[16]])
       c.close()
     } finally {

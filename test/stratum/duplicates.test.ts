@@ -1,18 +1,11 @@
 // Duplicate shares are per (session, work), not per job id: every job id that
 // carries the same (block, farmer) work shares one memory of judged nonces.
 import { describe, it, expect } from 'vitest'
-import { startServer, Raw, login, findNonce, blockEvent, farmerAddress, PAYOUT, StubVerifier } from './helpers.js'
+import { startServer, Raw, findNonce, blockEvent, farmerAddress, minerSession, PAYOUT, StubVerifier } from './helpers.js'
 
 const farmer = farmerAddress()
 
-async function session(s: Awaited<ReturnType<typeof startServer>>, password = '') {
-  s.server.onBlock(blockEvent(9))
-  s.server.onPlanted({ index: 9, farmers: [farmer] })
-  const c = await Raw.connect(s.port)
-  const { e1, sessionId } = await login(c, PAYOUT, password)
-  const n = await c.nextNotify()
-  return { c, e1, sessionId, n, jobId: n.params![0] as string }
-}
+const session = (s: Awaited<ReturnType<typeof startServer>>, password = '') => minerSession(s, farmer, password)
 
 describe('duplicate shares across job ids of one work', () => {
   it('issue 1: a nonce credited under one job id is a duplicate under the re-issued job id (suggest_difficulty)', async () => {

@@ -161,6 +161,19 @@ export async function login(c: Raw, user: string, password = ''): Promise<{ e1: 
 
 export const PAYOUT = StrKey.encodeEd25519PublicKey(Buffer.alloc(32, 7))
 
+/**
+ * Opens block 9 with `farmer` planted, then a miner (PAYOUT) logs in with
+ * `password`: its connection, extranonce1, sessionId and first job.
+ */
+export async function minerSession(s: { server: StratumServer; port: number }, farmer: string, password = '') {
+  s.server.onBlock(blockEvent(9))
+  s.server.onPlanted({ index: 9, farmers: [farmer] })
+  const c = await Raw.connect(s.port)
+  const { e1, sessionId } = await login(c, PAYOUT, password)
+  const n = await c.nextNotify()
+  return { c, e1, sessionId, n, jobId: n.params![0] as string }
+}
+
 export class StubVerifier implements ShareVerifier {
   busy = false
   /** Answers after this many ms (0: on the next microtask). */

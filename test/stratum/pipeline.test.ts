@@ -2,19 +2,12 @@
 // once, but answers, outcomes and side effects must be exactly those of handling
 // each line after the previous one was answered.
 import { describe, it, expect } from 'vitest'
-import { startServer, Raw, login, findNonce, blockEvent, farmerAddress, PAYOUT, StubVerifier } from './helpers.js'
+import { startServer, findNonce, farmerAddress, minerSession, PAYOUT, StubVerifier } from './helpers.js'
 import type { Verifier } from '../../src/workers/verifier.js'
 
 const farmer = farmerAddress()
 
-async function session(s: Awaited<ReturnType<typeof startServer>>) {
-  s.server.onBlock(blockEvent(9))
-  s.server.onPlanted({ index: 9, farmers: [farmer] })
-  const c = await Raw.connect(s.port)
-  const { e1 } = await login(c, PAYOUT, 'd=1')
-  const n = await c.nextNotify()
-  return { c, e1, n, jobId: n.params![0] as string }
-}
+const session = (s: Awaited<ReturnType<typeof startServer>>) => minerSession(s, farmer, 'd=1')
 
 const submit = (id: unknown, params: unknown[]) => JSON.stringify({ id, method: 'mining.submit', params }) + '\n'
 

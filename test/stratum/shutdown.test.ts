@@ -1,7 +1,7 @@
 // Shares still in the verifier when a session ends: credited unless the session
 // was closed for a ban or a fatal error; on graceful shutdown also answered.
 import { describe, it, expect } from 'vitest'
-import { startServer, Raw, login, findNonce, blockEvent, farmerAddress, PAYOUT, StubVerifier } from './helpers.js'
+import { startServer, Raw, findNonce, farmerAddress, minerSession, PAYOUT, StubVerifier } from './helpers.js'
 
 const farmer = farmerAddress()
 
@@ -9,12 +9,7 @@ async function slowServer(delayMs: number) {
   const stub = new StubVerifier()
   stub.delayMs = delayMs
   const s = await startServer({}, { verifier: stub })
-  s.server.onBlock(blockEvent(9))
-  s.server.onPlanted({ index: 9, farmers: [farmer] })
-  const c = await Raw.connect(s.port)
-  const { e1 } = await login(c, PAYOUT, 'd=1')
-  const n = await c.nextNotify()
-  return { s, c, e1, n, jobId: n.params![0] as string }
+  return { s, ...(await minerSession(s, farmer, 'd=1')) }
 }
 
 const submit = (id: unknown, params: unknown[]) => JSON.stringify({ id, method: 'mining.submit', params }) + '\n'
