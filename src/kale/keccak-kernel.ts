@@ -7,7 +7,7 @@ import { zerosIn } from './difficulty.js'
 
 export const HASH_BYTES = 32
 /** Bytes of a nonce in the preimage (bytes 4..12, big-endian). */
-export const NONCE_BYTES = 8
+const NONCE_BYTES = 8
 
 interface KernelExports {
   memory: WasmMemory
@@ -23,16 +23,17 @@ function instantiate(): KernelExports {
 /** Preimages hashed per kernel call: bounds the kernel's memory at ~2.3 MB. */
 export const BATCH_CHUNK_MAX = 16_384
 
-let shared: { k: KernelExports; bytes: Uint8Array; buf: Buffer } | undefined
+let shared: { k: KernelExports; bytes: Buffer } | undefined
 
-function sharedKernel(): { k: KernelExports; bytes: Uint8Array; buf: Buffer } {
+function sharedKernel(): { k: KernelExports; bytes: Buffer } {
   if (shared) return shared
   const k = instantiate()
   // The larger of the two batch layouts: keccak256Batch76's and keccak256BatchTemplated's.
   const need = MEM.heap + Math.max(BATCH_CHUNK_MAX * (PREIMAGE_BYTES + HASH_BYTES), TEMPLATES_MAX * PREIMAGE_BYTES + BATCH_CHUNK_MAX * (NONCE_HEX_CHARS + 1 + HASH_BYTES))
   const have = k.memory.buffer.byteLength
   if (need > have) k.memory.grow(Math.ceil((need - have) / PAGE_BYTES))
-  shared = { k, bytes: new Uint8Array(k.memory.buffer), buf: Buffer.from(k.memory.buffer) }
+  // A Buffer over the kernel's memory: typed-array access plus the native latin1 write.
+  shared = { k, bytes: Buffer.from(k.memory.buffer) }
   return shared
 }
 
@@ -82,7 +83,7 @@ export function keccak256BatchTemplated(templates: Uint8Array, nonceHex: string,
     throw new PoolError(ErrorCode.ARGUMENT_INVALID, 'nonceHex, which and out must hold count shares')
   }
   if (templateCount > TEMPLATES_MAX) throw new PoolError(ErrorCode.ARGUMENT_INVALID, `at most ${TEMPLATES_MAX} templates per call`)
-  const { k, bytes, buf } = sharedKernel()
+  const { k, bytes } = sharedKernel()
   // Regions of the kernel's batch area (sized in sharedKernel): templates, then per share 16 + 1 + 32 bytes.
   const tplPtr = MEM.heap
   const noncePtr = tplPtr + TEMPLATES_MAX * PREIMAGE_BYTES
@@ -92,7 +93,7 @@ export function keccak256BatchTemplated(templates: Uint8Array, nonceHex: string,
   for (let done = 0; done < count; ) {
     const n = Math.min(BATCH_CHUNK_MAX, count - done)
     const digits = done === 0 && n === count ? nonceHex : nonceHex.slice(done * NONCE_HEX_CHARS, (done + n) * NONCE_HEX_CHARS)
-    buf.write(digits, noncePtr, n * NONCE_HEX_CHARS, 'latin1')
+    bytes.write(digits, noncePtr, n * NONCE_HEX_CHARS, 'latin1')
     bytes.set(which.subarray(done, done + n), whichPtr)
     const hashed = k.hashTemplated(tplPtr, templateCount, noncePtr, whichPtr, outPtr, n)
     if (hashed < n) throw new PoolError(ErrorCode.ARGUMENT_INVALID, `share ${done + hashed} names template ${which[done + hashed]} of ${templateCount}`)
@@ -106,7 +107,7 @@ export function keccak256Of76(pre: Uint8Array): Uint8Array {
   const { k, bytes } = sharedKernel()
   bytes.set(pre, MEM.heap)
   k.hashBatch(MEM.heap, MEM.heap + PREIMAGE_BYTES, 1)
-  return bytes.slice(MEM.heap + PREIMAGE_BYTES, MEM.heap + PREIMAGE_BYTES + HASH_BYTES)
+  return Uint8Array.from(bytes.subarray(MEM.heap + PREIMAGE_BYTES, MEM.heap + PREIMAGE_BYTES + HASH_BYTES))
 }
 
 /** Leading zero nibbles of the hash at `hashes[offset .. offset+32)`. */

@@ -71,6 +71,8 @@ export class JobBook {
     // Remembered even when no job was ever made for the farmer: a session assigned
     // to it later would otherwise get fresh work, and shares credited after the
     // work was taken (the e2e test saw a 5-zero share credited, a 2-zero work sent).
+    const w = this.works.get(farmer)
+    if (w && w.index === index) w.stale = true
     let set = this.worked.get(index)
     if (!set) {
       // Bounded: the open block and at most a couple ahead of it.
@@ -79,8 +81,6 @@ export class JobBook {
       this.worked.set(index, set)
     }
     set.add(farmer)
-    const w = this.works.get(farmer)
-    if (w && w.index === index) w.stale = true
   }
 
   isWorked(farmer: string): boolean {
@@ -117,7 +117,6 @@ export class JobBook {
       }
       this.works.set(farmer, w)
     }
-    if (w.stale) return undefined
     const seq = ++this.seq
     const job: Job = { id: seq.toString(16), seq, work: w, lines: [undefined, undefined] }
     this.current.set(farmer, job)

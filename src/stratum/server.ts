@@ -1,6 +1,7 @@
 // The connector: sockets, line framing, limits, timeouts, bans, backpressure.
 // Every protocol decision is the stratifier's; this file only moves bytes and
 // enforces bounds. One coarse timer walks all sessions (no timer per socket).
+import { setTimeout as sleep } from 'node:timers/promises'
 import net from 'node:net'
 import tls from 'node:tls'
 import { readFileSync } from 'node:fs'
@@ -360,8 +361,4 @@ function bind(srv: net.Server, port: number, host: string): Promise<number> {
       resolve(typeof a === 'object' && a ? a.port : port)
     })
   })
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
 }

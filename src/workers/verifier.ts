@@ -95,7 +95,6 @@ interface Batch {
 /** A batch on its way to a worker: the forming batch's shares packed for the task. */
 interface Sealed {
   task: VerifyTask
-  count: number
   dones: VerifyDone[]
   startedNs: bigint
 }
@@ -199,7 +198,7 @@ export class Verifier implements ShareVerifier {
     for (let t = 0; t < b.templates.length; t++) buf.set(b.templates[t]!.subarray(0, PREIMAGE_BYTES), t * PREIMAGE_BYTES)
     buf.set(this.which.subarray(0, b.count), whichAt)
     const task: VerifyTask = { buf: buf.buffer as ArrayBuffer, count: b.count, templates: b.templates.length, whichAt, nonceHex: b.digits }
-    const sealed: Sealed = { task, count: b.count, dones: b.dones, startedNs: b.startedNs }
+    const sealed: Sealed = { task, dones: b.dones, startedNs: b.startedNs }
     if (this.outstanding >= this.capacity) this.waiting = sealed
     else this.dispatch(sealed)
   }
@@ -207,18 +206,18 @@ export class Verifier implements ShareVerifier {
   private dispatch(b: Sealed): void {
     this.outstanding++
     const m = this.o.metrics
-    m?.verifyBatchShares.observe(b.count)
+    m?.verifyBatchShares.observe(b.task.count)
     m?.verifySharesInFlight.set(this.sharesInFlight)
     // Transferred, not copied: this thread no longer owns the buffer.
     const task = this.pool.run(b.task, { transferList: [b.task.buf] })
     m?.verifyQueueDepth.set(this.pool.queueSize)
     task.then(
       (hashes) => {
-        this.done(b.count)
+        this.done(b.task.count)
         m?.verifySeconds.observe(Number(process.hrtime.bigint() - b.startedNs) / 1e9)
         const all = new Uint8Array(hashes)
         const dones = b.dones
-        for (let i = 0; i < b.count; i++) {
+        for (let i = 0; i < b.task.count; i++) {
           // One throwing callback must not leave the rest of the batch unanswered.
           try {
             dones[i]!(all, i * HASH_BYTES)
@@ -228,7 +227,7 @@ export class Verifier implements ShareVerifier {
         }
       },
       (err: unknown) => {
-        this.done(b.count)
+        this.done(b.task.count)
         this.fail(b.dones, err)
       },
     )
@@ -272,7 +271,7 @@ export class Verifier implements ShareVerifier {
     const w = this.waiting
     if (w) {
       this.waiting = undefined
-      this.sharesInFlight -= w.count
+      this.sharesInFlight -= w.task.count
       this.fail(w.dones, new PoolError(ErrorCode.BUSY, 'verifier closed'))
     }
     await this.pool.close()

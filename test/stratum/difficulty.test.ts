@@ -51,6 +51,8 @@ describe('authorize', () => {
       const c = await Raw.connect(s.port)
       await login(c, PAYOUT)
       await c.until((ls) => ls.some((l) => l.method === 'mining.set_difficulty'), 2000)
+      // Jobs come with the login rebalance (LOGIN_REBALANCE_MS, 50 ms) after it: wait it out.
+      await new Promise((r) => setTimeout(r, 200))
       expect(c.notifications('mining.set_difficulty').map((l) => l.params)).toEqual([[8]])
       expect(c.notifications('mining.notify')).toHaveLength(0)
       for (const x of [first, c]) x.close()
