@@ -39,8 +39,11 @@ export class RawThreads {
       this.workers.map(
         (w) =>
           new Promise<number>((resolve, reject) => {
-            w.once('message', resolve)
             w.once('error', reject)
+            w.once('message', (rate: number) => {
+              w.off('error', reject)
+              resolve(rate)
+            })
             w.postMessage(seconds)
           }),
       ),

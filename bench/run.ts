@@ -1,6 +1,6 @@
 // `npm run bench -- <name> [options] [--json]`: dispatches to bench/<name>.ts.
 // Every benchmark measures a baseline in the same run and prints the ratio.
-import { PoolError, ErrorCode } from '../src/errors.js'
+import { isPoolError, ErrorCode } from '../src/errors.js'
 const BENCHES: Record<string, () => Promise<{ run(argv: string[]): Promise<void> }>> = {
   hash: () => import('./hash.js'),
   verify: () => import('./verify.js'),
@@ -21,7 +21,7 @@ try {
   await mod.run(rest)
 } catch (err) {
   // A bad option: its message and exit code 2, as the CLI does (no stack).
-  if (!(err instanceof PoolError) || err.code !== ErrorCode.ARGUMENT_INVALID) throw err
+  if (!isPoolError(err, ErrorCode.ARGUMENT_INVALID)) throw err
   process.stderr.write(`bench ${name}: ${err.message}\n`)
   process.exitCode = 2
 }

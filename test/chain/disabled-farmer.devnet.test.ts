@@ -29,19 +29,13 @@ describe('a farmer disabled after planting', () => {
       a.chain.scheduler.setFarmers(farmers)
       a.chain.scheduler.start()
       const workOf = async () => (await store.opsOfBlock(block!)).find((o) => o.farmer === gone && o.op === 'work')
-      await until(async () => block !== undefined && (await workOf())?.status === 'done', 90_000).catch((e: unknown) => {
-        console.log(rowsJson(store.ops.values()))
-        throw e
-      })
+      await until(async () => block !== undefined && (await workOf())?.status === 'done', 90_000, () => rowsJson(store.ops.values()))
       // a restarted pool that no longer loads the disabled farmer's key harvests it
       a.chain.scheduler.stop()
       const b = rig.start()
       b.chain.scheduler.setFarmers(rest)
       b.chain.scheduler.start()
-      await until(async () => (await store.opsOfBlock(block!)).find((o) => o.farmer === gone && o.op === 'harvest')?.status === 'done', 90_000).catch((e: unknown) => {
-        console.log(rowsJson(store.ops.values()))
-        throw e
-      })
+      await until(async () => (await store.opsOfBlock(block!)).find((o) => o.farmer === gone && o.op === 'harvest')?.status === 'done', 90_000, () => rowsJson(store.ops.values()))
       await b.chain.scheduler.shutdown()
       const h = (await store.opsOfBlock(block!)).find((o) => o.farmer === gone && o.op === 'harvest')!
       expect(h.amountStroops).toBeGreaterThan(0n)

@@ -138,13 +138,13 @@ export const newMasterKey = (): Buffer => randomBytes(32)
 export const newStore = (): MemoryChainStore => new MemoryChainStore()
 
 /** Waits until `cond` holds, polling every 20 ms, at most `ms`. */
-export async function until(cond: () => boolean | Promise<boolean>, ms: number): Promise<void> {
+export async function until(cond: () => boolean | Promise<boolean>, ms: number, detail?: () => string): Promise<void> {
   const end = Date.now() + ms
   while (Date.now() < end) {
     if (await cond()) return
     await new Promise((r) => setTimeout(r, 20))
   }
-  throw new Error(`condition not met within ${ms} ms`)
+  throw new Error(`condition not met within ${ms} ms${detail ? `\n${detail()}` : ''}`)
 }
 
 /** The S… strkey of a stored farmer, decrypted here independently of src/chain (for leak searches). */

@@ -49,10 +49,7 @@ describe('harvest of a pail that is already gone', () => {
       }
       pool.chain.scheduler.setFarmers(farmers)
       pool.chain.scheduler.start()
-      await until(() => pool.blocks.length > 0 && pool.harvested.some((h) => h.index === pool.blocks[0]!.index), 150_000).catch((e: unknown) => {
-        console.log(rowsJson(store.ops.values()))
-        throw e
-      })
+      await until(() => pool.blocks.length > 0 && pool.harvested.some((h) => h.index === pool.blocks[0]!.index), 150_000, () => rowsJson(store.ops.values()))
       await pool.chain.scheduler.shutdown()
       expect(surprises).toEqual([])
       expect([...firstDone].sort()).toEqual([unknown, thirdParty, retried].sort())

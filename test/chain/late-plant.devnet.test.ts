@@ -5,15 +5,13 @@
 import { describe, it, expect } from 'vitest'
 import { activeFarmers, ensureFarmers } from '../../src/chain/farmers.js'
 import type { TxRequest, TxResult } from '../../src/chain/submitter.js'
-import { devnet, LogCapture, newMasterKey, newStore, rowsJson, startPool, until } from './harness.js'
+import { devnetRig, rowsJson, until } from './harness.js'
 
 describe('a plant that lands once the works are due', () => {
   it('is worked and harvested', async () => {
-    const { dev, net } = await devnet({ ledgerMs: 200, seed: 'late-plant' })
-    const cap = new LogCapture()
-    const store = newStore()
-    const master = newMasterKey()
-    const pool = startPool(net, store, master, cap.logger, { workLeadSeconds: 30 })
+    const rig = await devnetRig({ ledgerMs: 200, seed: 'late-plant' })
+    const { store, master } = rig
+    const pool = rig.start({ workLeadSeconds: 30 })
     try {
       await ensureFarmers(pool.chain.accounts, 3)
       const farmers = activeFarmers(await store.listFarmers(), master)
@@ -36,10 +34,7 @@ describe('a plant that lands once the works are due', () => {
       }
       pool.chain.scheduler.setFarmers(farmers)
       pool.chain.scheduler.start()
-      await until(() => lateBlock !== undefined && pool.harvested.some((h) => h.index === lateBlock), 150_000).catch((e: unknown) => {
-        console.log(rowsJson(store.ops.values()))
-        throw e
-      })
+      await until(() => lateBlock !== undefined && pool.harvested.some((h) => h.index === lateBlock), 150_000, () => rowsJson(store.ops.values()))
       await pool.chain.scheduler.shutdown()
       expect(delayed).toBe(true)
       const ops = await store.opsOfBlock(lateBlock!)
@@ -49,8 +44,7 @@ describe('a plant that lands once the works are due', () => {
       expect(of('harvest')?.status, rowsJson(ops)).toBe('done')
       expect(of('harvest')!.amountStroops).toBeGreaterThan(0n)
     } finally {
-      pool.chain.scheduler.stop()
-      await dev.close()
+      await rig.close()
     }
   }, 200_000)
 })

@@ -251,7 +251,6 @@ describe('backoffMs', () => {
 describe('latestLedger: close time never NaN', () => {
   type Answers = Record<string, (params: Record<string, unknown>) => unknown>
   let answers: Answers = {}
-  const calls: string[] = []
   let fake: Server
   let fakeUrl = ''
 
@@ -261,7 +260,6 @@ describe('latestLedger: close time never NaN', () => {
       req.on('data', (c: Buffer) => chunks.push(c))
       req.on('end', () => {
         const { method, params } = JSON.parse(Buffer.concat(chunks).toString()) as { method: string; params: Record<string, unknown> }
-        calls.push(method)
         const f = answers[method]
         const body = f ? { jsonrpc: '2.0', id: 1, result: f(params) } : { jsonrpc: '2.0', id: 1, error: { code: -32601, message: `method not found: ${method}` } }
         res.writeHead(200, { 'content-type': 'application/json' })

@@ -47,14 +47,16 @@ describe('submitter invokeLate', () => {
       classic: [Operation.payment({ destination: dest.publicKey(), asset: Asset.native(), amount: '1' }) as unknown as xdr.Operation],
     })
     let endedAtBuild = -1
+    let paymentDone = false
     let paymentDoneAtBuild = false
-    void payment.then(() => (paymentDoneAtBuild = true))
+    void payment.then(() => (paymentDone = true))
     const plant = submitter.submit({
       source, op: 'plant',
       invokeLate: async () => {
         endedAtBuild = submitter.ended(pk)
         // The payment's promise settles in a later microtask than the lane's count.
         await Promise.resolve()
+        paymentDoneAtBuild = paymentDone
         return plantOp(net.contractId, pk, 0n)
       },
     })
