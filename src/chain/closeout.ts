@@ -76,7 +76,7 @@ export async function sweep(c: CycleState, view: ChainView, unsettled: readonly 
   for (const index of [...blocks].sort((x, y) => x - y)) {
     if (c.stopped) return changed
     // Still being planted or worked: the running phase records its outcomes.
-    if (c.busy.has(`plant:${index}`) || c.busy.has(`work:${index}`) || c.plantRuns.has(index)) {
+    if (c.plantRuns.has(index) || c.busy.has(`work:${index}`)) {
       complete = false
       continue
     }

@@ -57,14 +57,11 @@ async function harvestBlock(c: CycleState, index: number, farmers: string[], vie
     const p = pails.get(pk)
     const harvest = opOf(pk, 'harvest')
     let step = harvestStep({ index, farmIndex: view.farmIndex, latestLedger: view.ledger, harvest, pail: p?.pail, pailLiveUntil: p?.liveUntil })
+    let hashChecked = false
     if (step.kind === 'check') {
-      const res = await c.checkHash(step.txHash)
-      if (res?.status === 'success') {
-        await c.settle(pk, index, 'harvest', res, { amountStroops: harvestRewardOf(res.returnValue) })
-        c.o.metrics?.pailsTotal.inc({ stage: 'harvested' })
-        return
-      }
-      if (!res && p && harvest!.status === 'pending' && !c.pendingExpired(harvest!)) {
+      if (await settleIfApplied(c, pk, index, step.txHash)) return
+      hashChecked = true
+      if (p && harvest!.status === 'pending' && !c.pendingExpired(harvest!)) {
         // Sent (maybe by a previous process) and not applied yet: it may still apply; ask again later.
         remaining = true
         return
@@ -73,7 +70,7 @@ async function harvestBlock(c: CycleState, index: number, farmers: string[], vie
     }
     if (step.kind === 'skip' || step.kind === 'wait') return
     if (step.kind === 'gone') {
-      if (!(await resolveGone(c, pk, index, opOf(pk, 'plant'), work, harvest, blockOnce))) remaining = true
+      if (!(await resolveGone(c, pk, index, opOf(pk, 'plant'), work, harvest, blockOnce, hashChecked))) remaining = true
       return
     }
     if (step.kind === 'lost') {
@@ -106,6 +103,15 @@ async function harvestBlock(c: CycleState, index: number, farmers: string[], vie
   await emitHarvested(c, index)
 }
 
+/** Records the harvest `hash` applied with the reward it returned; false when it is not known to have applied. */
+async function settleIfApplied(c: CycleState, pk: string, index: number, hash: string): Promise<boolean> {
+  const res = await c.checkHash(hash)
+  if (res?.status !== 'success') return false
+  await c.settle(pk, index, 'harvest', res, { amountStroops: harvestRewardOf(res.returnValue) })
+  c.o.metrics?.pailsTotal.inc({ stage: 'harvested' })
+  return true
+}
+
 /**
  * The pail of a finished block is gone. A harvest of ours whose hash says so
  * is recorded with the reward it returned; else, while Block(index) lives
@@ -113,15 +119,11 @@ async function harvestBlock(c: CycleState, index: number, farmers: string[], vie
  * attempt whose outcome we never learned, or by a third party — and the reward
  * is derived from Block(index) and the recorded gap, zeros and stake. Lost only
  * when neither can be established. Returns false when it must ask again later.
+ * `hashChecked`: the caller just looked the hash up and it had not applied.
  */
-async function resolveGone(c: CycleState, pk: string, index: number, plant: ChainOpRecord | undefined, work: ChainOpRecord | undefined, harvest: ChainOpRecord | undefined, block: () => Promise<BlockData | undefined>): Promise<boolean> {
+async function resolveGone(c: CycleState, pk: string, index: number, plant: ChainOpRecord | undefined, work: ChainOpRecord | undefined, harvest: ChainOpRecord | undefined, block: () => Promise<BlockData | undefined>, hashChecked = false): Promise<boolean> {
   if (harvest?.txHash) {
-    const res = await c.checkHash(harvest.txHash)
-    if (res?.status === 'success') {
-      await c.settle(pk, index, 'harvest', res, { amountStroops: harvestRewardOf(res.returnValue) })
-      c.o.metrics?.pailsTotal.inc({ stage: 'harvested' })
-      return true
-    }
+    if (!hashChecked && (await settleIfApplied(c, pk, index, harvest.txHash))) return true
     // Not (yet) known: a transaction still within its validity window may be the one that took the pail.
     if (!c.pendingExpired(harvest)) return false
   }
@@ -156,7 +158,6 @@ async function emitHarvested(c: CycleState, index: number): Promise<void> {
   const works = ops.filter((o) => o.op === 'work' && o.status === 'done')
   const harvests = new Map(ops.filter((o) => o.op === 'harvest').map((o) => [o.farmer, o]))
   if (works.some((w) => { const h = harvests.get(w.farmer); return !h || (h.status !== 'done' && h.status !== 'lost') })) return
-  if (c.emittedHarvest.has(index)) return
   c.emittedHarvest.add(index)
   for (const k of c.emittedHarvest) if (k < index - EMITTED_BLOCKS_KEPT) c.emittedHarvest.delete(k)
   const plants = new Map(ops.filter((o) => o.op === 'plant').map((o) => [o.farmer, o]))

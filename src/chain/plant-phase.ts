@@ -8,7 +8,7 @@ import { xdr } from '@stellar/stellar-sdk'
 import type { PlantedEvent } from '../events.js'
 import { pailIndexInFootprint, plantOp } from './contract.js'
 import { plantStep, stakeOf } from './cycle.js'
-import type { CycleState } from './cycle-state.js'
+import type { ActiveFarmer, CycleState } from './cycle-state.js'
 import { prepareFallback } from './work-phase.js'
 
 /** Plants block `index`, known as in flight (a work phase works what it plants) until it ends. */
@@ -56,14 +56,7 @@ async function plantAll(c: CycleState, index: number): Promise<void> {
     let stake = stakeOf(bals.get(pk) ?? 0n, f.stakePercent)
     const res = await c.o.submitter.submit({
       source: f.signer, op: 'plant',
-      invokeLate: async () => {
-        if (c.o.submitter.ended(pk) !== endedBefore.get(pk)) {
-          // Unread (RPC down): the batched stake, as before; a plant it no longer covers is retried next pass.
-          const fresh = await c.balances([f]).catch(() => undefined)
-          if (fresh) stake = stakeOf(fresh.get(pk) ?? 0n, f.stakePercent)
-        }
-        return plantOp(c.o.net.contractId, pk, stake)
-      },
+      invokeLate: async () => plantOp(c.o.net.contractId, pk, (stake = await stakeAtTurn(c, f, endedBefore.get(pk), stake))),
       onSend: (hash) => c.record(pk, index, 'plant', 'pending', { txHash: hash, amountStroops: stake }),
     })
     // #8: an earlier plant of ours applied after all (sent before a restart): the pail holds its stake.
@@ -79,6 +72,19 @@ async function plantAll(c: CycleState, index: number): Promise<void> {
   const ev: PlantedEvent = { index, farmers: [...planted] }
   c.events.emit('planted', ev)
   prepareFallback(c, index, ev.farmers)
+}
+
+/**
+ * A plant's stake when its turn on the farmer's lane comes: `stake` (from an
+ * earlier read) unless a transaction of the farmer ended since `endedBefore` (a
+ * payout spends the balance); then the balance is read again. Unread (RPC down):
+ * `stake`, as before; a plant it no longer covers is retried next pass.
+ */
+async function stakeAtTurn(c: CycleState, f: ActiveFarmer, endedBefore: number | undefined, stake: bigint): Promise<bigint> {
+  const pk = f.signer.publicKey
+  if (c.o.submitter.ended(pk) === endedBefore) return stake
+  const fresh = await c.balances([f]).catch(() => undefined)
+  return fresh ? stakeOf(fresh.get(pk) ?? 0n, f.stakePercent) : stake
 }
 
 /** One plant that opens block `index + 1` once the simulation sees the rollover. */
@@ -100,13 +106,7 @@ export async function openNext(c: CycleState, index: number): Promise<void> {
   let target = index + 1
   const res = await c.o.submitter.submit({
     source: opener.signer, op: 'plant',
-    invokeLate: async () => {
-      if (c.o.submitter.ended(pk) !== endedBefore) {
-        const fresh = await c.balances([opener]).catch(() => undefined)
-        if (fresh) stake = stakeOf(fresh.get(pk) ?? 0n, opener.stakePercent)
-      }
-      return plantOp(c.o.net.contractId, pk, stake!)
-    },
+    invokeLate: async () => plantOp(c.o.net.contractId, pk, (stake = await stakeAtTurn(c, opener, endedBefore, stake!))),
     onSend: (hash, data) => {
       target = (data && pailIndexInFootprint(xdr.SorobanTransactionData.fromXDR(data), pk)) ?? index + 1
       // Already planted there (simulated before the rollover): this attempt can only get #8; a row would overwrite the done one.
