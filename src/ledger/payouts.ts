@@ -154,6 +154,9 @@ interface PendingRow {
   max_time: bigint
 }
 
+/** A planned batch as the chain's payment list. */
+const paymentsOf = (b: PlannedBatch): Payment[] => b.payments.map((p) => ({ destination: p.miner, amountStroops: p.amountStroops }))
+
 export class Payouts {
   private readonly log: Logger
   private readonly m: Metrics
@@ -242,7 +245,7 @@ export class Payouts {
     if (this.o.chain.lanes && this.o.chain.payInLane) return this.payInLane(b)
     let signed: SignedPayment
     try {
-      signed = await this.o.chain.build(b.source, b.payments.map((p) => ({ destination: p.miner, amountStroops: p.amountStroops })), this.o.validSeconds ?? VALID_SECONDS)
+      signed = await this.o.chain.build(b.source, paymentsOf(b), this.o.validSeconds ?? VALID_SECONDS)
     } catch (err) {
       // Nothing committed yet: this source's miners stay due; other sources still pay.
       this.log.warn({ source: b.source, err: err instanceof Error ? err.message : String(err) }, 'payout transaction could not be built')
@@ -254,20 +257,32 @@ export class Payouts {
     this.log.info({ id: String(id), hash: signed.hash, source: b.source, payments: b.payments.length, stroops: total.toString() }, 'payout committed')
     await this.o.hooks?.afterCommit?.(signed)
     const sent = await this.o.chain.send(signed.envelopeXdr).catch((err: unknown) => ({ status: 'error' as const, reason: err instanceof Error ? err.message : String(err) }))
-    if (sent.status === 'error' || sent.status === 'try-again-later') {
-      // Not sent (or not known to be): the next runs resend it or, once expired, reverse it.
-      const reason = (sent.status === 'error' ? sent.reason : 'try again later').slice(0, REASON_CHARS_MAX)
+    // Not sent (or not known to be): the next runs resend it or, once expired, reverse it.
+    const notYet = sent.status === 'error' ? sent.reason : sent.status === 'try-again-later' ? 'try again later' : undefined
+    await this.follow(id, signed, notYet === undefined ? undefined : { reason: notYet, what: 'payout not accepted yet; reconciled later' }, false)
+    return total
+  }
+
+  /**
+   * After the send: records why a committed payout is not through yet (if so),
+   * then follows it by its hash for a while (the next runs reconcile the rest).
+   * `settleFirst`: look before the first wait (the lane already waited for it).
+   */
+  private async follow(id: bigint, signed: SignedPayment, notYet: { reason: string; what: string } | undefined, settleFirst: boolean): Promise<void> {
+    if (notYet) {
+      const reason = notYet.reason.slice(0, REASON_CHARS_MAX)
       await this.o.sql`UPDATE payouts SET reason = ${reason}, updated_at = now() WHERE id = ${id} AND status = 'pending'`
-      this.log.warn({ id: String(id), hash: signed.hash, reason }, 'payout not accepted yet; reconciled later')
+      this.log.warn({ id: String(id), hash: signed.hash, reason }, notYet.what)
     }
     await this.o.hooks?.afterSend?.(signed)
     const pollAttempts = this.o.pollAttempts ?? POLL_ATTEMPTS
+    const wait = () => new Promise((r) => setTimeout(r, this.o.pollMs ?? POLL_MS))
     for (let i = 0; i < pollAttempts; i++) {
-      await new Promise((r) => setTimeout(r, this.o.pollMs ?? POLL_MS))
+      if (!settleFirst) await wait()
       const s = await this.settle(id, signed.hash, signed.envelopeXdr, signed.maxTime, false)
       if (s !== 'pending') break
+      if (settleFirst) await wait()
     }
-    return total
   }
 
   /**
@@ -309,7 +324,7 @@ export class Payouts {
     }
     let res: LanePayResult
     try {
-      res = await payInLane(b.source, b.payments.map((p) => ({ destination: p.miner, amountStroops: p.amountStroops })), this.o.validSeconds ?? VALID_SECONDS, record)
+      res = await payInLane(b.source, paymentsOf(b), this.o.validSeconds ?? VALID_SECONDS, record)
     } catch (err) {
       // Nothing signed (no signer, bad amount): this source's miners stay due.
       this.log.warn({ source: b.source, err: err instanceof Error ? err.message : String(err) }, 'payout transaction could not be built')
@@ -318,18 +333,7 @@ export class Payouts {
     if (st.hookErr) throw st.hookErr.err
     const { id, signed: committed } = st
     if (id === null || committed === undefined) return null
-    if (res.status === 'failed') {
-      const reason = (res.reason ?? 'failed').slice(0, REASON_CHARS_MAX)
-      await this.o.sql`UPDATE payouts SET reason = ${reason}, updated_at = now() WHERE id = ${id} AND status = 'pending'`
-      this.log.warn({ id: String(id), hash: committed.hash, reason }, 'payout not applied yet; reconciled later')
-    }
-    await this.o.hooks?.afterSend?.(committed)
-    const pollAttempts = this.o.pollAttempts ?? POLL_ATTEMPTS
-    for (let i = 0; i < pollAttempts; i++) {
-      const s = await this.settle(id, committed.hash, committed.envelopeXdr, committed.maxTime, false)
-      if (s !== 'pending') break
-      await new Promise((r) => setTimeout(r, this.o.pollMs ?? POLL_MS))
-    }
+    await this.follow(id, committed, res.status === 'failed' ? { reason: res.reason ?? 'failed', what: 'payout not applied yet; reconciled later' } : undefined, true)
     return total
   }
 
