@@ -41,7 +41,7 @@ async function poolRate(v: Verifier, seconds: number): Promise<{ perSecond: numb
   const nonces = Array.from({ length: 4096 }, (_, i) => i.toString(16).padStart(16, '0'))
   let k = 0
   let wake: (() => void) | undefined
-  let counting = true
+  let counting = false
   const inc = (h: Uint8Array | undefined) => {
     answered++
     if (h && counting) done++
@@ -51,25 +51,36 @@ async function poolRate(v: Verifier, seconds: number): Promise<{ perSecond: numb
       w()
     }
   }
+  // Offer shares as fast as the verifier takes them. On "busy" wait for the next
+  // answer, as the server does by pausing the socket (spinning would take CPU
+  // from the workers).
+  const offer = async (until: () => boolean): Promise<void> => {
+    while (!until()) {
+      for (let i = 0; i < 1024; i++) {
+        const n = k++
+        if (!v.verify(templates[(n >> 6) & 3]!, nonces[n & 4095]!, inc)) {
+          busy++
+          await new Promise<void>((r) => (wake = r))
+          break
+        }
+        offered++
+      }
+      await new Promise((r) => setImmediate(r))
+    }
+  }
+  // Steady state only: the clock starts once the verifier is full (its first
+  // "busy", or after a second with huge bounds), not while the pipeline fills from
+  // empty, and stops counting answers when it stops (shares still in flight then
+  // are not counted either way).
+  const fillEnd = performance.now() + 1000
+  await offer(() => busy > 0 || performance.now() >= fillEnd)
+  counting = true
+  busy = 0
   const t0 = performance.now()
   const cpu0 = process.cpuUsage()
   const main0 = mainThreadCpuNs()
   const end = t0 + seconds * 1000
-  // Offer shares as fast as the verifier takes them. On "busy" wait for the next
-  // answer, as the server does by pausing the socket (spinning would take CPU
-  // from the workers).
-  while (performance.now() < end) {
-    for (let i = 0; i < 1024; i++) {
-      const n = k++
-      if (!v.verify(templates[(n >> 6) & 3]!, nonces[n & 4095]!, inc)) {
-        busy++
-        await new Promise<void>((r) => (wake = r))
-        break
-      }
-      offered++
-    }
-    await new Promise((r) => setImmediate(r))
-  }
+  await offer(() => performance.now() >= end)
   const cpu = process.cpuUsage(cpu0)
   const main1 = mainThreadCpuNs()
   const elapsedS = (performance.now() - t0) / 1000

@@ -44,7 +44,7 @@ export interface VerifierOptions {
   /**
    * Shares taken and not yet answered, at most (unbounded when omitted). Tasks
    * alone bound nothing useful: under light load a task is a 1 ms batch of a few
-   * shares, under saturation 1024. With 64 tasks of 1024 shares in flight the
+   * shares, under saturation batchMax. With 64 tasks of 1024 shares in flight the
    * verify bench spent 10–20 % more CPU per share than with ~8 000 shares.
    */
   sharesInFlightMax?: number
