@@ -3,7 +3,11 @@
 // Shares verified per second through the Piscina verifier (micro-batched,
 // transferable buffers) against the single-thread raw rate of the same batch
 // kernel measured in the same run. scalingEfficiency = pool / (raw × threads),
-// the median over R alternating rounds (S seconds in all, half raw, half pool).
+// the median over R alternating rounds (S seconds in all, a third each for one
+// raw thread, `threads` raw threads at once, and the pool). When the workers take
+// every core, the collecting thread's own CPU per share comes off theirs:
+// efficiencyBoundByCollecting = raw hash / (raw hash + collecting) is then the most
+// the pool can reach on this machine, however cheap the messaging.
 import { availableParallelism } from 'node:os'
 import { readFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
@@ -142,6 +146,7 @@ export async function run(argv: string[]): Promise<void> {
     const pool = median(pools)
     const r2 = (x: number) => Math.round(x * 100) / 100
     const r3 = (x: number) => Math.round(x * 1000) / 1000
+    const mainCpu = mainCpus.length ? median(mainCpus) : undefined
     report(argv, 'verify', {
       threads, batchMax, batchMs: c.verifyBatchMs, queueMax, sharesInFlightMax, rounds,
       rawSingleThreadHashesPerSecond: Math.round(raw), poolSharesPerSecond: Math.round(pool),
@@ -158,7 +163,11 @@ export async function run(argv: string[]): Promise<void> {
       // Where the gap to threads × raw goes: CPU per verified share (every thread) against one raw hash.
       rawNsPerHash: Math.round(1e9 / raw), processCpuNsPerShare: Math.round(median(cpus)),
       // Of which the collecting thread's (verify() calls, sealing, answering); null off Linux.
-      collectingThreadCpuNsPerShare: mainCpus.length ? Math.round(median(mainCpus)) : null,
+      collectingThreadCpuNsPerShare: mainCpu === undefined ? null : Math.round(mainCpu),
+      // When the collecting thread shares the cores with the workers, the most the
+      // pool can reach even with free messaging and a full machine: a raw hash's
+      // time over a raw hash plus the collecting thread's time per share.
+      efficiencyBoundByCollecting: mainCpu === undefined || threads < availableParallelism() ? null : r3(1e9 / raw / (1e9 / raw + mainCpu)),
       cores: availableParallelism(),
     })
   } finally {
