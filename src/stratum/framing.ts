@@ -50,7 +50,9 @@ export class LineFramer {
           return undefined
         }
         this.scanned = this.buf.length
-        return this.buf.length - this.start > this.lineBytesMax ? 'oversize' : undefined
+        // A trailing \r may be the start of the line's \r\n: it is not part of the line.
+        const pending = this.buf.length - this.start - (this.buf[this.buf.length - 1] === CR ? 1 : 0)
+        return pending > this.lineBytesMax ? 'oversize' : undefined
       }
       let end = nl
       if (end > this.start && this.buf[end - 1] === CR) end--

@@ -27,6 +27,16 @@ describe('LineFramer', () => {
     g.push(Buffer.from('1234\n12345\n'))
     expect([g.next(), g.next()]).toEqual(['1234', 'oversize'])
   })
+  it('a line of exactly the bound whose \r and \n arrive apart is a line, not oversize', () => {
+    const f = new LineFramer(4)
+    f.push(Buffer.from('1234\r'))
+    expect(f.next()).toBeUndefined()
+    f.push(Buffer.from('\n'))
+    expect(f.next()).toBe('1234')
+    const g = new LineFramer(4)
+    g.push(Buffer.from('12345\r'))
+    expect(g.next()).toBe('oversize')
+  })
   it('releases the receive buffer once every line is consumed', () => {
     const f = new LineFramer(10)
     f.push(Buffer.from('a\n'))
