@@ -172,6 +172,13 @@ export const SHARE_OUTCOMES = {
   /** A job id this session was never sent (made up): 21 like a stale job, but invalid work. */
   jobUnknown: { code: 21, message: 'Job not found', metric: 'stale' },
   duplicate: { code: 22, message: 'Duplicate share', metric: 'duplicate' },
+  /**
+   * A nonce judged before under another job id of the same work (a retarget or a
+   * rebalance re-issued it): 22, never credited twice, but not the miner's fault —
+   * a client that restarts its extranonce2 on every notify meets these — so it
+   * counts toward no ban, either way.
+   */
+  duplicateReissued: { code: 22, message: 'Duplicate share', metric: 'duplicate' },
   lowDifficulty: { code: 23, message: 'Low difficulty share', metric: 'low_difficulty' },
   busy: { code: 20, message: 'Other: pool busy, retry', metric: 'busy' },
   internal: { code: 20, message: 'Other: internal error', metric: 'busy' },
@@ -186,9 +193,12 @@ export function countsAsInvalid(o: ShareOutcome): boolean {
   return o === 'malformedNonce' || o === 'jobUnknown' || o === 'duplicate' || o === 'lowDifficulty' || o === 'unauthorized' || o === 'notSubscribed'
 }
 
-/** Outcomes that count toward the ban ratio at all (the pool refusing to judge does not). */
+/**
+ * Outcomes that count toward the ban ratio at all: the pool refusing to judge
+ * does not, nor a re-issued duplicate (neutral, so it cannot pad the ratio either).
+ */
 export function countsAsJudged(o: ShareOutcome): boolean {
-  return o !== 'busy' && o !== 'internal' && o !== 'shareLimit'
+  return o !== 'busy' && o !== 'internal' && o !== 'shareLimit' && o !== 'duplicateReissued'
 }
 
 export function encodeOutcome(id: RequestId, o: ShareOutcome): string {

@@ -26,17 +26,18 @@ export interface HeldJob {
   difficulty: number
   target: Uint8Array
   /**
-   * Lower-case nonce hex of shares already judged for this job's work: the
-   * session's set for the Work, shared by every job id of it (a retarget or
-   * rebalance re-issues the same work under a new id; its nonces stay used).
+   * Lower-case nonce hex of shares already judged for this job's work, each with
+   * the job id it was judged under: the session's map for the Work, shared by every
+   * job id of it (a retarget or rebalance re-issues the same work under a new id;
+   * its nonces stay used).
    */
-  seen: Set<string>
+  seen: Map<string, string>
 }
 
 /** What survives a dropped connection for RESUME_MS (extranonce1 is kept by the allocator). */
 export interface SessionCarry {
   jobs: Map<string, HeldJob>
-  seen: Map<Work, Set<string>>
+  seen: Map<Work, Map<string, string>>
   lastJobSeq: number
   difficulty: number
 }
@@ -87,7 +88,7 @@ export class Session {
   /** The job sent last (undefined before the first of a block). */
   current: HeldJob | undefined
   /** Judged nonces per work of the open block (duplicate detection across job ids). */
-  seen = new Map<Work, Set<string>>()
+  seen = new Map<Work, Map<string, string>>()
   /** Nonces in `seen` (bounded by the per-block maximum). */
   seenNonces = 0
   farmer: string | undefined
@@ -163,22 +164,21 @@ export class Session {
     }
   }
 
-  private seenOf(work: Work): Set<string> {
-    let set = this.seen.get(work)
-    if (set === undefined) {
-      set = new Set()
-      this.seen.set(work, set)
+  private seenOf(work: Work): Map<string, string> {
+    let seen = this.seen.get(work)
+    if (seen === undefined) {
+      seen = new Map()
+      this.seen.set(work, seen)
     }
-    return set
+    return seen
   }
 
-  /** Records a judged nonce of `held`'s work; returns how many nonces that added (0 or 1). */
+  /** Records a judged nonce of `held`'s work under its job id; returns how many nonces that added (0 or 1). */
   remember(held: HeldJob, key: string): number {
-    const before = held.seen.size
-    held.seen.add(key)
-    const added = held.seen.size - before
-    this.seenNonces += added
-    return added
+    if (held.seen.has(key)) return 0
+    held.seen.set(key, held.job.id)
+    this.seenNonces++
+    return 1
   }
 
   /**
@@ -211,11 +211,11 @@ export class Session {
     if (this.current?.job.work.stale) this.current = undefined
     let kept = 0
     let dropped = 0
-    for (const [w, set] of this.seen) {
+    for (const [w, nonces] of this.seen) {
       if (w.stale) {
-        dropped += set.size
+        dropped += nonces.size
         this.seen.delete(w)
-      } else kept += set.size
+      } else kept += nonces.size
     }
     this.seenNonces = kept
     return dropped

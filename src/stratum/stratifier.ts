@@ -318,7 +318,8 @@ export class Stratifier {
     if (held === undefined) return s.mayHaveSent(jobId) ? 'jobNotFound' : 'jobUnknown'
     if (held.job.work.stale) return 'jobNotFound'
     const key = nonceHex.toLowerCase()
-    if (held.seen.has(key)) return 'duplicate'
+    const judgedUnder = held.seen.get(key)
+    if (judgedUnder !== undefined) return judgedUnder === jobId ? 'duplicate' : 'duplicateReissued'
     // Bounded duplicate memory: forgetting nonces (or re-sending the work under a
     // new id with an empty set) would let them be credited again, so past the bound
     // the session's shares are refused until the next block clears the sets.

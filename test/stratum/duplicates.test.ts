@@ -27,6 +27,31 @@ describe('duplicate shares across job ids of one work', () => {
     }
   })
 
+  it('a re-issued duplicate (same nonce, another job id of the work) is neutral for the ban; the same (job, nonce) again is invalid', async () => {
+    // A client that restarts its extranonce2 on every notify re-finds its earlier
+    // shares under the re-issued job id: 22, not credited, but not held against it.
+    const s = await startServer({ banSharesMin: 4, banInvalidPercent: 50 })
+    try {
+      const { c, e1, n, jobId } = await session(s)
+      const nonce = findNonce(n, e1, 16)
+      expect((await c.call(1, 'mining.submit', [PAYOUT, jobId, nonce])).result).toBe(true)
+      expect((await c.call(2, 'mining.suggest_difficulty', [16])).result).toBe(true)
+      const reissued = (await c.nextNotify(1)).params![0] as string
+      for (let i = 0; i < 10; i++) {
+        expect((await c.call(10 + i, 'mining.submit', [PAYOUT, reissued, nonce])).error).toEqual({ code: 22, message: 'Duplicate share' })
+      }
+      expect(c.closed).toBe(false)
+      expect(s.sink.shares).toHaveLength(1)
+      // The same (job, nonce) as the credited share: invalid, and 4 of 5 judged bans.
+      for (let i = 0; i < 4; i++) c.send({ id: 30 + i, method: 'mining.submit', params: [PAYOUT, jobId, nonce] })
+      await c.untilClosed()
+      expect(c.lines.find((l) => l.id === 30)?.error).toEqual({ code: 22, message: 'Duplicate share' })
+      expect(s.sink.shares).toHaveLength(1)
+    } finally {
+      await s.close()
+    }
+  })
+
   it('issue 1: the duplicate memory of a work survives a resume and a new job id', async () => {
     const s = await startServer()
     try {

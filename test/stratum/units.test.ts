@@ -72,8 +72,9 @@ describe('parseLine', () => {
     expect(parseLine('{"id":1,"method":"m","params":{}}')).toMatchObject({ ok: false, code: -32602, id: 1 })
   })
   it('maps every share outcome to its code once', () => {
-    expect(Object.values(SHARE_OUTCOMES).map((o) => o.code).sort()).toEqual([0, 20, 20, 20, 20, 21, 21, 22, 23, 24, 25])
+    expect(Object.values(SHARE_OUTCOMES).map((o) => o.code).sort()).toEqual([0, 20, 20, 20, 20, 21, 21, 22, 22, 23, 24, 25])
     expect(encodeOutcome(3, 'duplicate')).toBe('{"jsonrpc":"2.0","id":3,"error":{"code":22,"message":"Duplicate share"}}\n')
+    expect(encodeOutcome(4, 'duplicateReissued')).toBe('{"jsonrpc":"2.0","id":4,"error":{"code":22,"message":"Duplicate share"}}\n')
     expect(encodeOutcome('a', 'accepted')).toBe('{"jsonrpc":"2.0","id":"a","result":true}\n')
   })
 })
