@@ -67,20 +67,20 @@ export async function closeWorksOf(c: CycleState, index: number): Promise<boolea
 export async function sweep(c: CycleState, view: ChainView, unsettled: readonly ChainOpRecord[]): Promise<boolean> {
   const blocks = new Set<number>([...c.openBlocks].filter((n) => n < view.farmIndex))
   for (const o of unsettled) if (o.block < view.farmIndex && o.op !== 'harvest' && (o.status === 'pending' || o.status === 'failed')) blocks.add(o.block)
-  if (!c.sweptBack) {
-    // Blocks a crash may have left without any row at all: look back a few blocks once.
-    for (let n = Math.max(0, view.farmIndex - SWEEP_BACK_BLOCKS); n < view.farmIndex; n++) blocks.add(n)
-  }
+  // Blocks a crash may have left without any row at all: look back a few blocks once.
+  const lookBack = new Set<number>()
+  if (!c.sweptBack) for (let n = Math.max(0, view.farmIndex - SWEEP_BACK_BLOCKS); n < view.farmIndex; n++) lookBack.add(n)
   let changed = false
   let complete = true
-  for (const index of [...blocks].sort((x, y) => x - y)) {
+  for (const index of [...new Set([...blocks, ...lookBack])].sort((x, y) => x - y)) {
     if (c.stopped) return changed
     // Still being planted or worked: the running phase records its outcomes.
     if (c.plantRuns.has(index) || c.busy.has(`work:${index}`)) {
       complete = false
       continue
     }
-    const r = await sweepBlock(c, index)
+    const adopted = lookBack.has(index) && (await adoptUnrecordedPails(c, index))
+    const r = await sweepBlock(c, index, adopted)
     changed ||= r.changed
     if (r.open) complete = false
     else c.openBlocks.delete(index)
@@ -89,10 +89,36 @@ export async function sweep(c: CycleState, view: ChainView, unsettled: readonly 
   return changed
 }
 
-async function sweepBlock(c: CycleState, index: number): Promise<{ changed: boolean; open: boolean }> {
+/**
+ * Pails of a past block `index` that the books hold no row for: rows written
+ * behind while the database was away, lost with a process that ended before it
+ * came back. The pail on chain is the record: each becomes a done plant of its
+ * stake, and closeWorksOf then settles its work from the pail, so the harvest
+ * phase harvests it and the block's rewards are credited. Without this such a
+ * pail waits unharvested until its TTL, stake and reward never minted. Reads only
+ * the farmers (active and retired) without a row in the block.
+ */
+async function adoptUnrecordedPails(c: CycleState, index: number): Promise<boolean> {
+  const known = new Set((await c.o.store.opsOfBlock(index)).map((o) => o.farmer))
+  const unknown = [...c.farmers.keys(), ...c.retired.keys()].filter((pk) => !known.has(pk))
+  if (unknown.length === 0) return false
+  const pails = await c.readPails(index, unknown)
+  let adopted = 0
+  for (const pk of unknown) {
+    const pail = pails.get(pk)?.pail
+    if (!pail || c.stopped) continue
+    await c.record(pk, index, 'plant', 'done', { amountStroops: pail.stake, reason: 'no row was written for this plant (lost in a restart): recovered from its pail' })
+    adopted++
+  }
+  if (adopted > 0) c.o.log.warn({ index, pails: adopted }, 'pails without a row recovered from the chain')
+  return adopted > 0
+}
+
+/** Resolves the open rows of block `index`; `adopted`: it just gained plant rows from the chain, whose works need closing too. */
+async function sweepBlock(c: CycleState, index: number, adopted = false): Promise<{ changed: boolean; open: boolean }> {
   const isOpen = (o: ChainOpRecord): boolean => o.op !== 'harvest' && (o.status === 'pending' || o.status === 'failed')
   const ops = await c.o.store.opsOfBlock(index)
-  if (!ops.some(isOpen)) return { changed: false, open: false }
+  if (!adopted && !ops.some(isOpen)) return { changed: false, open: false }
   const plants = ops.filter((o) => o.op === 'plant' && (o.status === 'pending' || o.status === 'failed'))
   let open = false
   if (plants.length > 0) {

@@ -4,7 +4,10 @@
 // database has. A 20 s database outage mid-block therefore costs no plant, work
 // or harvest: the cycle runs on, and the books catch up when the database
 // returns. After a crash, whatever was not yet written is rebuilt by the
-// scheduler from the chain itself (pails, sequence numbers).
+// scheduler from the chain itself (pails, sequence numbers): the open block when
+// it starts, and the 8 blocks before it once (closeout.ts, adoptUnrecordedPails).
+// Pails older than that are not recovered; a recovered plant or work has no
+// transaction hash and its fee is recorded as 0.
 import type { Logger } from '../log.js'
 import { PoolError, ErrorCode } from '../errors.js'
 import { failedPlantOrWork, type ChainOpRecord, type ChainStore, type FarmerRecord, type FarmerStatus } from './store.js'
