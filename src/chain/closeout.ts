@@ -33,14 +33,17 @@ export async function closeWorksOf(c: CycleState, index: number): Promise<boolea
         await c.record(pk, index, 'work', 'done', { txHash: w?.txHash ?? null, feeStroops: w?.feeStroops ?? 0n, zeros: pail.zeros, gap: pail.gap })
         return
       }
-      if (w?.status === 'pending' && w.txHash) {
+      // Pending, or gone from the chain: the hash says whether our work applied (an
+      // attempt recorded failed may have applied — its outcome unknown — and the
+      // pail been harvested since by a third party).
+      if (w?.txHash && (w.status === 'pending' || !pail)) {
         const res = await c.checkHash(w.txHash)
         if (res?.status === 'success') {
           const gap = workGapOf(res.returnValue)
           await c.record(pk, index, 'work', 'done', { txHash: w.txHash, feeStroops: res.feeStroops, zeros: w.zeros, gap })
           return
         }
-        if (!c.pendingExpired(w)) {
+        if (w.status === 'pending' && !c.pendingExpired(w)) {
           unresolved = true
           return
         }

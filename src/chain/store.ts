@@ -39,7 +39,10 @@ export interface ChainStore {
   listFarmers(): Promise<FarmerRecord[]>
   addFarmer(farmer: FarmerRecord): Promise<void>
   setFarmerStatus(publicKey: string, status: FarmerStatus): Promise<void>
-  /** Upsert by (farmer, block, op). */
+  /**
+   * Upsert by (farmer, block, op). A done row is final (the chain applied it): a
+   * later record of it that is not done is ignored (see `supersedes`).
+   */
   recordOp(op: ChainOpRecord): Promise<void>
   /** All operations of one block. */
   opsOfBlock(block: number): Promise<ChainOpRecord[]>
@@ -54,6 +57,16 @@ export interface ChainStore {
  */
 export function failedPlantOrWork(o: Pick<ChainOpRecord, 'op' | 'status'>): boolean {
   return o.status === 'failed' && (o.op === 'plant' || o.op === 'work')
+}
+
+/**
+ * Whether `next` may replace `prev` (same farmer, block, op): anything may replace
+ * a row that is not done, only done replaces done. A late answer for an attempt
+ * (a work whose outcome was unknown, answered 'failed' after a harvest found its
+ * hash applied) must not undo what the chain showed.
+ */
+export function supersedes(next: Pick<ChainOpRecord, 'status'>, prev: Pick<ChainOpRecord, 'status'> | undefined): boolean {
+  return prev?.status !== 'done' || next.status === 'done'
 }
 
 export class MemoryChainStore implements ChainStore {
@@ -71,7 +84,8 @@ export class MemoryChainStore implements ChainStore {
     if (f) f.status = status
   }
   async recordOp(op: ChainOpRecord): Promise<void> {
-    this.ops.set(`${op.farmer}/${op.block}/${op.op}`, { ...op })
+    const key = `${op.farmer}/${op.block}/${op.op}`
+    if (supersedes(op, this.ops.get(key))) this.ops.set(key, { ...op })
   }
   async opsOfBlock(block: number): Promise<ChainOpRecord[]> {
     return [...this.ops.values()].filter((o) => o.block === block).map((o) => ({ ...o }))

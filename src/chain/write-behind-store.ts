@@ -10,7 +10,7 @@
 // transaction hash and its fee is recorded as 0.
 import type { Logger } from '../log.js'
 import { PoolError, ErrorCode } from '../errors.js'
-import { failedPlantOrWork, type ChainOpRecord, type ChainStore, type FarmerRecord, type FarmerStatus } from './store.js'
+import { failedPlantOrWork, supersedes, type ChainOpRecord, type ChainStore, type FarmerRecord, type FarmerStatus } from './store.js'
 
 export interface WriteBehindOptions {
   log: Logger
@@ -58,6 +58,8 @@ export class WriteBehindChainStore implements ChainStore {
 
   async recordOp(op: ChainOpRecord): Promise<void> {
     const key = keyOf(op)
+    // A done row this process recorded is final here too (the database's upsert keeps its own done rows).
+    if (!supersedes(op, this.recent.get(op.block)?.get(key))) return
     if (!this.unwritten.has(key) && this.unwritten.size >= (this.o.unwrittenMax ?? UNWRITTEN_MAX)) {
       throw new PoolError(ErrorCode.BUSY, 'chain operation records are not being written (database away); retrying')
     }
@@ -109,10 +111,13 @@ export class WriteBehindChainStore implements ChainStore {
     return this.unwritten.size === 0
   }
 
-  /** Stored rows overlaid by this process's newer records (unwritten ones always win). */
+  /** Stored rows overlaid by this process's newer records (unwritten ones win unless the stored row is done). */
   private merge(stored: ChainOpRecord[], wanted: (o: ChainOpRecord) => boolean): ChainOpRecord[] {
     const byKey = new Map(stored.map((o) => [keyOf(o), o]))
-    for (const o of this.unwritten.values()) if (wanted(o) || byKey.has(keyOf(o))) byKey.set(keyOf(o), { ...o })
+    for (const o of this.unwritten.values()) {
+      const k = keyOf(o)
+      if ((wanted(o) || byKey.has(k)) && supersedes(o, byKey.get(k))) byKey.set(k, { ...o })
+    }
     return [...byKey.values()]
   }
 

@@ -69,7 +69,8 @@ export class PgChainStore implements ChainStore {
       ON CONFLICT (farmer, block, op) DO UPDATE SET
         status = excluded.status, tx_hash = excluded.tx_hash, fee_stroops = excluded.fee_stroops,
         amount_stroops = excluded.amount_stroops, zeros = excluded.zeros, gap = excluded.gap,
-        reason = excluded.reason, updated_at = excluded.updated_at`
+        reason = excluded.reason, updated_at = excluded.updated_at
+      WHERE chain_ops.status <> 'done' OR excluded.status = 'done'`
   }
 
   async opsOfBlock(block: number): Promise<ChainOpRecord[]> {

@@ -70,6 +70,28 @@ describe('write-behind chain store', () => {
     await until(() => store.unwrittenCount === 0)
   })
 
+  it('a done row is final: a later record that is not done is ignored, here and over a stored done row', async () => {
+    const db = new FlakyStore()
+    const store = new WriteBehindChainStore(db, { log: silentLogger(), retryMs: 20 })
+    db.down = true
+    await store.recordOp(op({ farmer: 'GC', block: 7, op: 'work', status: 'done', txHash: 'aa', zeros: 6, gap: 30 }))
+    // a late answer of the same attempt (outcome unknown, then "failed")
+    await store.recordOp(op({ farmer: 'GC', block: 7, op: 'work', status: 'failed', txHash: 'aa', reason: 'late' }))
+    expect(await store.opsOfBlock(7)).toEqual([expect.objectContaining({ status: 'done', zeros: 6, gap: 30 })])
+    db.down = false
+    await until(() => store.unwrittenCount === 0)
+    expect(await db.opsOfBlock(7)).toEqual([expect.objectContaining({ status: 'done', zeros: 6, gap: 30 })])
+    // The database's own done row (another process wrote it) wins over this process's unwritten one.
+    await db.recordOp(op({ farmer: 'GC', block: 8, op: 'work', status: 'done', zeros: 5, gap: 31 }))
+    db.down = true
+    await store.recordOp(op({ farmer: 'GC', block: 8, op: 'work', status: 'failed', reason: 'late' }))
+    db.down = false
+    expect((await store.opsOfBlock(8)).map((o) => o.status)).toEqual(['done'])
+    expect((await store.unsettledOps()).filter((o) => o.block === 8).map((o) => o.status)).toEqual(['done'])
+    await until(() => store.unwrittenCount === 0)
+    expect((await db.opsOfBlock(8)).map((o) => o.status)).toEqual(['done'])
+  })
+
   it('is bounded: beyond unwrittenMax a record is refused with BUSY', async () => {
     const db = new FlakyStore()
     db.down = true

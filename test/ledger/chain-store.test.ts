@@ -18,6 +18,8 @@ async function script(store: ChainStore): Promise<unknown> {
   await store.recordOp(op({ farmer: G(1), block: 5, op: 'plant', status: 'pending', txHash: 'a'.repeat(64) }))
   await store.recordOp(op({ farmer: G(1), block: 5, op: 'plant', status: 'done', txHash: 'a'.repeat(64), feeStroops: 120n, amountStroops: 9_000_000_000_000n }))
   await store.recordOp(op({ farmer: G(1), block: 5, op: 'work', status: 'done', zeros: 7, gap: 40, updatedAt: 1_700_000_000_100 }))
+  // A done row is final: a late "failed" answer of the same attempt is ignored.
+  await store.recordOp(op({ farmer: G(1), block: 5, op: 'work', status: 'failed', reason: 'late answer', updatedAt: 1_700_000_000_150 }))
   await store.recordOp(op({ farmer: G(2), block: 5, op: 'work', status: 'done', zeros: 6, gap: 41, updatedAt: 1_700_000_000_050 }))
   await store.recordOp(op({ farmer: G(2), block: 5, op: 'harvest', status: 'lost', reason: 'TTL passed' }))
   await store.recordOp(op({ farmer: G(1), block: 6, op: 'plant', status: 'pending', updatedAt: 1_700_000_000_200 }))
@@ -49,6 +51,7 @@ describe('PgChainStore', () => {
     const r = pg as { farmers: { stakePercent: number; status: string; encryptedSecret: string }[]; unsettled: string[] }
     expect(r.farmers[0]).toMatchObject({ stakePercent: 12.5, status: 'active', encryptedSecret: 'v1:abc' })
     expect(r.farmers[1]).toMatchObject({ status: 'disabled' })
+    expect((pg as { block5: ChainOpRecord[] }).block5.find((o) => o.farmer === G(1) && o.op === 'work')).toMatchObject({ status: 'done', zeros: 7, gap: 40, reason: null })
     expect(r.unsettled).toEqual([`3/${G(2).slice(-3)}/plant/failed`, `4/${G(1).slice(-3)}/work/failed`, `5/${G(1).slice(-3)}/work/done`, `6/${G(1).slice(-3)}/plant/pending`])
   })
 
