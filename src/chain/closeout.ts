@@ -77,13 +77,13 @@ export async function sweep(c: CycleState, view: ChainView, unsettled: readonly 
   let complete = true
   for (const index of [...new Set([...blocks, ...lookBack])].sort((x, y) => x - y)) {
     if (c.stopped) return changed
-    // Still being planted or worked: the running phase records its outcomes.
-    if (c.plantRuns.has(index) || c.busy.has(`work:${index}`)) {
+    // Still being planted, worked or closed: the running phase records its outcomes.
+    if (c.plantRuns.has(index) || c.busy.has(`work:${index}`) || c.busy.has(`close:${index}`)) {
       complete = false
       continue
     }
-    const adopted = lookBack.has(index) && (await adoptUnrecordedPails(c, index))
-    const r = await sweepBlock(c, index, adopted)
+    if (lookBack.has(index)) await adoptUnrecordedPails(c, index)
+    const r = await sweepBlock(c, index)
     changed ||= r.changed
     if (r.open) complete = false
     else c.openBlocks.delete(index)
@@ -101,10 +101,10 @@ export async function sweep(c: CycleState, view: ChainView, unsettled: readonly 
  * pail waits unharvested until its TTL, stake and reward never minted. Reads only
  * the farmers (active and retired) without a row in the block.
  */
-async function adoptUnrecordedPails(c: CycleState, index: number): Promise<boolean> {
+async function adoptUnrecordedPails(c: CycleState, index: number): Promise<void> {
   const known = new Set((await c.o.store.opsOfBlock(index)).map((o) => o.farmer))
   const unknown = [...c.farmers.keys(), ...c.retired.keys()].filter((pk) => !known.has(pk))
-  if (unknown.length === 0) return false
+  if (unknown.length === 0) return
   const pails = await c.readPails(index, unknown)
   let adopted = 0
   for (const pk of unknown) {
@@ -114,14 +114,19 @@ async function adoptUnrecordedPails(c: CycleState, index: number): Promise<boole
     adopted++
   }
   if (adopted > 0) c.o.log.warn({ index, pails: adopted }, 'pails without a row recovered from the chain')
-  return adopted > 0
 }
 
-/** Resolves the open rows of block `index`; `adopted`: it just gained plant rows from the chain, whose works need closing too. */
-async function sweepBlock(c: CycleState, index: number, adopted = false): Promise<{ changed: boolean; open: boolean }> {
+/**
+ * Resolves the open rows of block `index`, and closes the works of its done plants
+ * that have no settled work row (a crash between the plants and the works, with
+ * the restart blocks later: the rollover's close-out never ran for it).
+ */
+async function sweepBlock(c: CycleState, index: number): Promise<{ changed: boolean; open: boolean }> {
   const isOpen = (o: ChainOpRecord): boolean => o.op !== 'harvest' && (o.status === 'pending' || o.status === 'failed')
   const ops = await c.o.store.opsOfBlock(index)
-  if (!adopted && !ops.some(isOpen)) return { changed: false, open: false }
+  const workSettled = new Set(ops.filter((o) => o.op === 'work' && (o.status === 'done' || o.status === 'lost')).map((o) => o.farmer))
+  const unclosed = ops.some((o) => o.op === 'plant' && o.status === 'done' && !workSettled.has(o.farmer))
+  if (!unclosed && !ops.some(isOpen)) return { changed: false, open: false }
   const plants = ops.filter((o) => o.op === 'plant' && (o.status === 'pending' || o.status === 'failed'))
   let open = false
   if (plants.length > 0) {
