@@ -63,13 +63,16 @@ export function intFlag(args: ParsedArgs, name: string, min: number, max: number
   return n
 }
 
+const DECIMAL_RE = /^-?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i
+
 export function numberFlag(args: ParsedArgs, name: string, min: number, max: number, def?: number): number {
   const raw = args.flags.get(name)
   if (raw === undefined) {
     if (def === undefined) throw argError(`--${name} is required`)
     return def
   }
-  const n = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN
+  // Decimal only: Number() would also take "0x10", "0b1" and " 1 ".
+  const n = typeof raw === 'string' && DECIMAL_RE.test(raw) ? Number(raw) : NaN
   if (!Number.isFinite(n) || n < min || n > max) throw argError(`--${name} must be a number ${min}..${max}`)
   return n
 }

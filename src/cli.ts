@@ -24,7 +24,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage())
     return name === undefined ? 2 : 0
   }
-  const cmd = COMMANDS[name]
+  // Own keys only: "toString" or "constructor" are not commands.
+  const cmd = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined
   if (!cmd) {
     process.stderr.write(`kale-pool: unknown command "${name}"\n${usage()}`)
     return 2

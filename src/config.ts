@@ -7,7 +7,7 @@ type Kind =
   | { kind: 'int'; min: number; max: number }
   | { kind: 'number'; min: number; max: number }
   | { kind: 'enum'; values: readonly string[] }
-  | { kind: 'string'; pattern?: RegExp; hint?: string }
+  | { kind: 'string'; pattern?: RegExp; valid?: (v: string) => boolean; hint?: string }
 
 type Spec = Kind & { default: string | undefined; doc: string; secret?: boolean }
 
@@ -15,7 +15,7 @@ type Meta<D> = { default: D; doc: string; secret?: boolean }
 type IntSpec<D> = { kind: 'int'; min: number; max: number } & Meta<D>
 type NumSpec<D> = { kind: 'number'; min: number; max: number } & Meta<D>
 type EnumSpec<V extends string> = { kind: 'enum'; values: readonly V[] } & Meta<string>
-type StrSpec<D> = { kind: 'string'; pattern?: RegExp; hint?: string } & Meta<D>
+type StrSpec<D> = { kind: 'string'; pattern?: RegExp; valid?: (v: string) => boolean; hint?: string } & Meta<D>
 
 function int(min: number, max: number, def: number, doc: string): IntSpec<string>
 function int(min: number, max: number, def: undefined, doc: string): IntSpec<undefined>
@@ -24,20 +24,33 @@ function int(min: number, max: number, def: number | undefined, doc: string): In
 }
 const num = (min: number, max: number, def: number, doc: string): NumSpec<string> => ({ kind: 'number', min, max, default: String(def), doc })
 const oneOf = <const V extends string>(values: readonly V[], def: V, doc: string): EnumSpec<V> => ({ kind: 'enum', values, default: def, doc })
-function str(def: string, doc: string, extra?: Partial<{ pattern: RegExp; hint: string; secret: boolean }>): StrSpec<string>
-function str(def: undefined, doc: string, extra?: Partial<{ pattern: RegExp; hint: string; secret: boolean }>): StrSpec<undefined>
-function str(def: string | undefined, doc: string, extra: Partial<{ pattern: RegExp; hint: string; secret: boolean }> = {}): StrSpec<string | undefined> {
+function str(def: string, doc: string, extra?: Partial<{ pattern: RegExp; valid: (v: string) => boolean; hint: string; secret: boolean }>): StrSpec<string>
+function str(def: undefined, doc: string, extra?: Partial<{ pattern: RegExp; valid: (v: string) => boolean; hint: string; secret: boolean }>): StrSpec<undefined>
+function str(def: string | undefined, doc: string, extra: Partial<{ pattern: RegExp; valid: (v: string) => boolean; hint: string; secret: boolean }> = {}): StrSpec<string | undefined> {
   return { kind: 'string', default: def, doc, ...extra }
 }
 
 const PORT_MAX = 65535
+/** The most KALE whose stroops (10^7 per KALE) fit a bigint column: (2^63 − 1) / 10^7. */
+const KALE_IN_INT8_MAX = 922_337_203_685
+
+/** A URL the URL parser and postgres.js take: host and port valid, percent-escapes well formed. */
+function parsableUrl(v: string): boolean {
+  try {
+    new URL(v)
+    decodeURIComponent(v)
+    return true
+  } catch {
+    return false
+  }
+}
 const HOURS_24_SECONDS = 86_400
 
 /** Every environment variable kale-pool reads. Order = README order. */
 export const SPEC = {
   // network and chain
   KALE_NETWORK: oneOf(['devnet', 'testnet', 'mainnet'], 'devnet', 'Which Stellar network to farm on.'),
-  STELLAR_RPC_URL: str(undefined, 'Soroban RPC URL. Unset on devnet: the pool runs its own devnet in-process.', { pattern: /^https?:\/\/\S+$/, hint: 'an http(s) URL' }),
+  STELLAR_RPC_URL: str(undefined, 'Soroban RPC URL. Unset on devnet: the pool runs its own devnet in-process.', { pattern: /^https?:\/\/\S+$/, valid: parsableUrl, hint: 'an http(s) URL' }),
   DEVNET_LEDGER_MS: int(10, 60_000, 5000, 'Real milliseconds per devnet ledger (each adds 5 s of ledger time).'),
   DEVNET_PORT: int(0, PORT_MAX, 8000, 'Port of the in-process devnet RPC (0 = any free port).'),
   RPC_TIMEOUT_MS: int(100, 120_000, 10_000, 'Timeout of one RPC request.'),
@@ -87,7 +100,7 @@ export const SPEC = {
   VERIFY_SHARES_IN_FLIGHT_MAX: int(1, 10_000_000, 16_384, 'Shares taken for verification and not yet answered, at most; then submits answer busy.'),
   VERIFY_IDLE_TIMEOUT_MS: int(0, 3_600_000, 30_000, 'Idle worker threads exit after this long.'),
   // ledger
-  DATABASE_URL: str(undefined, 'PostgreSQL URL. Unset: embedded PostgreSQL (PGlite) under DATA_DIR/pg.', { pattern: /^postgres(ql)?:\/\/\S+$/, hint: 'a postgres:// URL', secret: true }),
+  DATABASE_URL: str(undefined, 'PostgreSQL URL. Unset: embedded PostgreSQL (PGlite) under DATA_DIR/pg.', { pattern: /^postgres(ql)?:\/\/\S+$/, valid: parsableUrl, hint: 'a postgres:// URL', secret: true }),
   DATABASE_POOL_MAX: int(1, 100, 10, 'Connections to DATABASE_URL at most (the embedded database uses 1).'),
   SHARE_FLUSH_MS: int(10, 60_000, 1000, 'Share totals are written to the database this often.'),
   SHARE_BUFFER_ROWS_MAX: int(100, 10_000_000, 100_000, 'Buffered share rows at most while the database is away; then busy.'),
@@ -95,7 +108,7 @@ export const SPEC = {
   PAYOUT_SCHEME: oneOf(['prop', 'pplns'], 'prop', 'prop: per block; pplns: over the last PPLNS_BLOCKS blocks.'),
   PPLNS_BLOCKS: int(1, 10_000, 8, 'Window of blocks for PAYOUT_SCHEME=pplns.'),
   PAYOUT_INTERVAL_SECONDS: int(1, HOURS_24_SECONDS * 7, 3600, 'How often payouts run.'),
-  PAYOUT_THRESHOLD_KALE: num(0.0000001, 1e12, 100, 'Pay a miner once its balance reaches this many KALE.'),
+  PAYOUT_THRESHOLD_KALE: num(0.0000001, KALE_IN_INT8_MAX, 100, 'Pay a miner once its balance reaches this many KALE.'),
   // http and logs
   HTTP_HOST: str('0.0.0.0', 'Address the HTTP server (metrics, API) binds.'),
   HTTP_PORT: int(0, PORT_MAX, 8080, 'HTTP port for /metrics, /health and /api (0 = any free port).'),
@@ -139,7 +152,7 @@ function parseValue(name: string, spec: Spec, raw: string): string | number {
     case 'string':
       if (raw.length === 0) fail(`${name} must not be empty`)
       // The message never echoes the value: some of these variables are secrets.
-      if (spec.pattern && !spec.pattern.test(raw)) fail(`${name} must be ${spec.hint ?? `like ${spec.pattern}`}`)
+      if ((spec.pattern && !spec.pattern.test(raw)) || (spec.valid && !spec.valid(raw))) fail(`${name} must be ${spec.hint ?? `like ${spec.pattern}`}`)
       return raw
   }
 }

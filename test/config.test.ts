@@ -100,6 +100,19 @@ describe('loadConfig', () => {
     expect(messageOf({ ADMIN_TOKEN: 'short' })).toBe('ADMIN_TOKEN must be at least 16 non-space characters')
   })
 
+  it('refuses URLs the URL parser or postgres.js would throw on later, without echoing a password', () => {
+    expect(messageOf({ STELLAR_RPC_URL: 'http://[bad' })).toBe('STELLAR_RPC_URL must be an http(s) URL')
+    for (const url of ['postgres://u:pw@h:99999/db', 'postgres://u:100%pw@h/db']) {
+      expect(messageOf({ DATABASE_URL: url })).toBe('DATABASE_URL must be a postgres:// URL')
+    }
+    expect(loadConfig({ DATABASE_URL: 'postgres://u:p%40ss@127.0.0.1:5432/db' }).databaseUrl).toBe('postgres://u:p%40ss@127.0.0.1:5432/db')
+  })
+
+  it('PAYOUT_THRESHOLD_KALE stops where its stroops stop fitting a bigint column', () => {
+    expect(loadConfig({ PAYOUT_THRESHOLD_KALE: '922337203685' }).payoutThresholdKale).toBe(922337203685)
+    expect(messageOf({ PAYOUT_THRESHOLD_KALE: '922337203686' })).toBe('PAYOUT_THRESHOLD_KALE must be a number 1e-7..922337203685')
+  })
+
   for (const name of Object.keys(SPEC) as VarName[]) {
     it(`rejects bad values of ${name} with a message naming it and its range`, () => {
       for (const { value, message } of badValues(name)) expect(messageOf({ [name]: value })).toBe(message)

@@ -153,6 +153,11 @@ async function topUp(o: FarmerAccountsOptions, list: Array<{ pk: string; amount:
 
 /** Creates `count` new farmer accounts: secret encrypted and stored first, then funded and trusted. */
 export async function createFarmers(o: FarmerAccountsOptions, count: number, stakePercent: number): Promise<string[]> {
+  // Checked before anything is stored: an active farmer that can never be funded
+  // would stop every later start (ensureFarmers repairs it, and cannot).
+  if (!o.net.friendbotUrl && !o.funder) {
+    throw new PoolError(ErrorCode.ARGUMENT_INVALID, `${o.net.name} needs FUNDING_SECRET to create farmer accounts; none was created`)
+  }
   const made: Signer[] = []
   for (let i = 0; i < count; i++) {
     const { publicKey, seed } = generateSeed()

@@ -14,6 +14,8 @@ import { createFarmers } from '../chain/farmers.js'
 import { loadMasterKey } from '../chain/secrets.js'
 import { signerFromSeed, type Signer } from '../chain/signer.js'
 import type { ChainStore } from '../chain/store.js'
+import { lockDataDir, type DataDirLock } from '../lockfile.js'
+import { PoolError, ErrorCode, isPoolError } from '../errors.js'
 
 const ADD_COUNT_MAX = 10_000
 
@@ -38,12 +40,31 @@ export async function run(argv: readonly string[]): Promise<number> {
 }
 
 async function withStore(config: Config, fn: (store: ChainStore) => Promise<number>): Promise<number> {
-  const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: 1 })
+  // The embedded database must never be opened by two processes (farmers added
+  // beside a running pool were lost with their funded keys): take the data
+  // directory's lock, as `start` and `migrate` do. A running pool adds farmers
+  // itself: POST /api/farmers.
+  let lock: DataDirLock | null = null
+  if (config.databaseUrl === undefined) {
+    try {
+      lock = lockDataDir(config.dataDir)
+    } catch (err) {
+      if (isPoolError(err) && err.code === ErrorCode.LOCKED) {
+        throw new PoolError(ErrorCode.LOCKED, `${err.message} (a running pool adds farmers itself: POST /api/farmers with ADMIN_TOKEN)`)
+      }
+      throw err
+    }
+  }
   try {
-    await migrate(db.sql)
-    return await fn(new PgChainStore(db.sql))
+    const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: 1 })
+    try {
+      await migrate(db.sql)
+      return await fn(new PgChainStore(db.sql))
+    } finally {
+      await db.close()
+    }
   } finally {
-    await db.close()
+    lock?.release()
   }
 }
 

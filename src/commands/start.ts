@@ -13,13 +13,13 @@ export async function run(argv: readonly string[]): Promise<number> {
     return 2
   }
   const config = loadConfig(process.env)
-  registerSecrets([config.adminToken, config.masterKey, config.fundingSecret, config.databaseUrl])
+  registerSecrets([config.adminToken, config.masterKey, config.fundingSecret, config.databaseUrl, config.stellarRpcUrl])
   const log = createLogger(config.logLevel)
   const pool = await startPool(config, { log })
   const host = hostForMiners(config.stratumHost)
   const summary = {
     network: pool.net.name,
-    rpc: pool.net.rpcUrl,
+    rpc: withoutCredentials(pool.net.rpcUrl),
     stratum: `stratum+tcp://${host}:${pool.stratumPort}`,
     http: pool.httpUrl,
     database: pool.db.where,
@@ -47,4 +47,14 @@ export async function run(argv: readonly string[]): Promise<number> {
     process.on('SIGTERM', onSignal)
   })
   return 0
+}
+
+/** An RPC URL for the banner: no user, password or query (providers put API keys in both). */
+export function withoutCredentials(url: string): string {
+  try {
+    const u = new URL(url)
+    return `${u.protocol}//${u.host}${u.pathname}${u.search ? '?…' : ''}`
+  } catch {
+    return '(unparsable URL)'
+  }
 }

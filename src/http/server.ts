@@ -118,7 +118,12 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   })
 
   async function handle(req: IncomingMessage, res: ServerResponse, setRoute: (r: HttpRoute) => void): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost')
+    let url: URL
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost')
+    } catch {
+      throw new HttpFailure(400, 'malformed request target')
+    }
     const m = matchRoute(req.method ?? 'GET', url.pathname)
     if (m.kind === 'bad') throw new HttpFailure(400, m.message)
     if (m.kind === 'none') throw new HttpFailure(404, 'not found')
@@ -215,10 +220,16 @@ async function readJsonBody(req: IncomingMessage, bytesMax: number): Promise<unk
   if (declared > bytesMax) throw new HttpFailure(413, `body larger than ${bytesMax} bytes`)
   const chunks: Buffer[] = []
   let bytes = 0
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    bytes += chunk.length
-    if (bytes > bytesMax) throw new HttpFailure(413, `body larger than ${bytesMax} bytes`)
-    chunks.push(chunk)
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      bytes += chunk.length
+      if (bytes > bytesMax) throw new HttpFailure(413, `body larger than ${bytesMax} bytes`)
+      chunks.push(chunk)
+    }
+  } catch (err) {
+    // The client went away mid-body (ECONNRESET, aborted): its fault, not a server error.
+    if (err instanceof HttpFailure) throw err
+    throw new HttpFailure(400, 'request body ended early')
   }
   if (bytes === 0) return undefined
   const type = String(req.headers['content-type'] ?? '')

@@ -2,7 +2,7 @@
 // a temporary DATA_DIR, a devnet in its own process. Output never shows a secret.
 import { describe, it, expect, afterAll } from 'vitest'
 import { execFile } from 'node:child_process'
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openDb } from '../../src/ledger/db.js'
@@ -29,6 +29,19 @@ describe('kale-pool farmers', () => {
       expect(r.code, args.join(' ')).toBe(2)
       expect(r.err.trim().split('\n')).toHaveLength(1)
     }
+  })
+
+  it('refuses to open the embedded database of a running pool (its keys would be lost), pointing at POST /api/farmers', async () => {
+    const busy = mkdtempSync(join(tmpdir(), 'kale-farmers-locked-'))
+    // A live process (this one) holds the data directory, as a running pool does.
+    writeFileSync(join(busy, 'kale-pool.lock'), `${process.pid}\n`)
+    for (const args of [['farmers', 'list'], ['farmers', 'add', '1']]) {
+      const r = await cli(args, { DATA_DIR: busy, KALE_NETWORK: 'devnet' })
+      expect(r.code, args.join(' ')).not.toBe(0)
+      expect(r.err).toMatch(new RegExp(`another kale-pool \\(pid ${process.pid}\\) is running.*POST /api/farmers`))
+      expect(r.out).toBe('')
+    }
+    expect(existsSync(join(busy, 'pg'))).toBe(false)
   })
 
   it('adds funded, trusted farmers and lists them without secrets', async () => {

@@ -338,6 +338,31 @@ describe('limits and failures', () => {
     expect(r.status).toBe(401)
   })
 
+  it('a request target the URL parser refuses → 400, not 500', async () => {
+    for (const target of ['//[', 'http://[']) {
+      const out = await raw(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)
+      expect(out, target).toMatch(/^HTTP\/1\.1 400/)
+      expect(out).toContain('{"error":"malformed request target"}')
+    }
+  })
+
+  it('a client gone in the middle of an admin body is a 400 (its fault), not a 500', async () => {
+    const before = await metrics.registry.metrics()
+    const count500 = (t: string) => [...t.matchAll(/kale_pool_http_requests_total\{route="\/api\/farmers",status="500"\} (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0)
+    const s = net.connect(server.port, '127.0.0.1')
+    await new Promise<void>((r) => s.once('connect', () => r()))
+    s.write(`POST /api/farmers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"count":`)
+    await new Promise((r) => setTimeout(r, 100))
+    s.destroy()
+    let text = ''
+    for (let i = 0; i < 50 && !/route="\/api\/farmers",status="400"/.test(text); i++) {
+      await new Promise((r) => setTimeout(r, 20))
+      text = await metrics.registry.metrics()
+    }
+    expect(text).toMatch(/kale_pool_http_requests_total\{route="\/api\/farmers",status="400"\} [1-9]/)
+    expect(count500(text)).toBe(count500(before))
+  })
+
   it('garbage on the socket → 400 and the connection closes; the server keeps serving', async () => {
     const out = await raw(Buffer.from([0, 1, 2, 255, 13, 10, 13, 10]))
     expect(out).toMatch(/^HTTP\/1\.1 400/)

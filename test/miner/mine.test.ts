@@ -79,6 +79,15 @@ describe('miner', () => {
       expect(j.threads).toBe(1)
       expect(j.hashesPerSecond).toBeGreaterThan(100_000)
       await expect(exec('node', ['dist/cli.js', 'mine', '--url', 'nope', '--user', PAYOUT])).rejects.toMatchObject({ code: 2 })
+      // Past one timer's reach (2^31 − 1 ms) the miner stopped at once; hex is no decimal number.
+      for (const seconds of ['3000000', '0x10']) {
+        await expect(exec('node', ['dist/cli.js', 'mine', '--url', `stratum+tcp://127.0.0.1:${s.port}`, '--user', PAYOUT, '--seconds', seconds]), seconds)
+          .rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/--seconds must be a number 0\.1\.\.2147483/) })
+      }
+      // Only real commands: inherited object keys are unknown commands, not crashes.
+      for (const name of ['toString', 'constructor', '__proto__']) {
+        await expect(exec('node', ['dist/cli.js', name]), name).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining(`unknown command "${name}"`) })
+      }
     } finally {
       await s.close()
     }
