@@ -54,11 +54,28 @@ async function plantAll(c: CycleState, index: number): Promise<void> {
       step = 'todo'
     }
     let stake = stakeOf(bals.get(pk) ?? 0n, f.stakePercent)
+    // The block the pail goes to: plant() plants into the block current when it
+    // applies, so a request held up past the rollover (a busy lane, TRY_AGAIN_LATER)
+    // plants the next block. Its simulated footprint names the pail.
+    let target = index
     const res = await c.o.submitter.submit({
       source: f.signer, op: 'plant',
       invokeLate: async () => plantOp(c.o.net.contractId, pk, (stake = await stakeAtTurn(c, f, endedBefore.get(pk), stake))),
-      onSend: (hash) => c.record(pk, index, 'plant', 'pending', { txHash: hash, amountStroops: stake }),
+      onSend: (hash, data) => {
+        target = (data && pailIndexInFootprint(xdr.SorobanTransactionData.fromXDR(data), pk)) ?? index
+        return c.record(pk, target, 'plant', 'pending', { txHash: hash, amountStroops: stake })
+      },
     })
+    if (target !== index) {
+      // Not a plant of `index` (its block is over): booked under the block it landed
+      // in; any other outcome is that block's own plant phase's to settle (#8: it planted first).
+      c.o.log.warn({ index, target, farmer: pk, status: res.status }, 'plant sent for a block that ended: it went to the next one')
+      if (res.status === 'success') {
+        await c.settle(pk, target, 'plant', res, { amountStroops: stake })
+        c.plantedSet(target).add(pk)
+      }
+      return
+    }
     // #8: an earlier plant of ours applied after all (sent before a restart): the pail holds its stake.
     const planted8 = res.status === 'contract-error' && res.code === 8 ? (await c.readPails(index, [pk])).get(pk)?.pail : undefined
     const v = await c.settle(pk, index, 'plant', res, { amountStroops: planted8?.stake ?? stake })
