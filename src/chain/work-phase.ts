@@ -71,6 +71,9 @@ export async function workAll(c: CycleState, block: BlockEvent, lead: WorkLead):
   if (!retry && !c.stopped) c.workDone.add(index)
 }
 
+/** ZeroCountTooLow: the pail already holds a work with at least as many zeros. */
+const WORK_AT_LEAST_AS_GOOD = 7
+
 async function workOne(c: CycleState, block: BlockEvent, pk: string, op: ChainOpRecord | undefined, pail: PailData | undefined): Promise<Verdict | 'none'> {
   const index = block.index
   const step = workStep(op, pail)
@@ -99,6 +102,20 @@ async function workOne(c: CycleState, block: BlockEvent, pk: string, op: ChainOp
     source, op: 'work', invoke: workOp(c.o.net.contractId, pk, best.hash, best.nonce),
     onSend: (hash) => c.record(pk, index, 'work', 'pending', { txHash: hash, zeros: best.zeros }),
   })
+  if (res.status === 'contract-error' && res.code === WORK_AT_LEAST_AS_GOOD) {
+    // An earlier work of ours is in (sent before a restart, or its answer missed):
+    // the pail says which zeros and gap it booked; the harvest's reward is derived
+    // from them if a third party harvests first. Unread: left failed, and the next
+    // pass or the close-out reads the pail.
+    const pail = (await c.readPails(index, [pk]).catch(() => undefined))?.get(pk)?.pail
+    if (!pail || pail.zeros === null) {
+      await c.record(pk, index, 'work', 'failed', { txHash: op?.txHash ?? null, zeros: best.zeros, reason: `contract error #${res.code}; pail not read yet` })
+      return 'retry'
+    }
+    await c.record(pk, index, 'work', 'done', { txHash: op?.txHash ?? null, zeros: pail.zeros, gap: pail.gap, reason: `contract error #${res.code}: the pail holds an earlier work` })
+    if (!c.stopped) c.o.metrics?.pailsTotal.inc({ stage: 'worked' })
+    return 'done'
+  }
   const gap = res.status === 'success' ? workGapOf(res.returnValue) : null
   const v = await c.settle(pk, index, 'work', res, { zeros: best.zeros, gap })
   c.o.log.debug({ index, farmer: pk, status: res.status, landed: res.status === 'success' ? res.ledger : undefined, ledger: c.o.clock.ledger, verdict: v }, 'work outcome')
