@@ -34,7 +34,7 @@ const PORT_MAX = 65535
 /** The most KALE whose stroops (10^7 per KALE) fit a bigint column: (2^63 − 1) / 10^7. */
 const KALE_IN_INT8_MAX = 922_337_203_685
 
-/** A URL the URL parser and postgres.js take: host and port valid, percent-escapes well formed. */
+/** A URL the URL parser takes: host and port valid, percent-escapes well formed. */
 function parsableUrl(v: string): boolean {
   try {
     new URL(v)
@@ -43,6 +43,12 @@ function parsableUrl(v: string): boolean {
   } catch {
     return false
   }
+}
+
+/** A PostgreSQL URL postgres.js takes: one host, or a comma-separated list of hosts (each must parse). */
+function parsablePostgresUrl(v: string): boolean {
+  const m = /^([a-z]+:\/\/(?:[^@/?#]*@)?)([^/?#]*)(.*)$/i.exec(v)
+  return m !== null && m[2]!.split(',').every((host) => parsableUrl(m[1]! + host + m[3]!))
 }
 const HOURS_24_SECONDS = 86_400
 
@@ -100,7 +106,7 @@ export const SPEC = {
   VERIFY_SHARES_IN_FLIGHT_MAX: int(1, 10_000_000, 16_384, 'Shares taken for verification and not yet answered, at most; then submits answer busy.'),
   VERIFY_IDLE_TIMEOUT_MS: int(0, 3_600_000, 30_000, 'Idle worker threads exit after this long.'),
   // ledger
-  DATABASE_URL: str(undefined, 'PostgreSQL URL. Unset: embedded PostgreSQL (PGlite) under DATA_DIR/pg.', { pattern: /^postgres(ql)?:\/\/\S+$/, valid: parsableUrl, hint: 'a postgres:// URL', secret: true }),
+  DATABASE_URL: str(undefined, 'PostgreSQL URL. Unset: embedded PostgreSQL (PGlite) under DATA_DIR/pg.', { pattern: /^postgres(ql)?:\/\/\S+$/, valid: parsablePostgresUrl, hint: 'a postgres:// URL', secret: true }),
   DATABASE_POOL_MAX: int(1, 100, 10, 'Connections to DATABASE_URL at most (the embedded database uses 1).'),
   SHARE_FLUSH_MS: int(10, 60_000, 1000, 'Share totals are written to the database this often.'),
   SHARE_BUFFER_ROWS_MAX: int(100, 10_000_000, 100_000, 'Buffered share rows at most while the database is away; then busy.'),

@@ -106,6 +106,9 @@ describe('loadConfig', () => {
       expect(messageOf({ DATABASE_URL: url })).toBe('DATABASE_URL must be a postgres:// URL')
     }
     expect(loadConfig({ DATABASE_URL: 'postgres://u:p%40ss@127.0.0.1:5432/db' }).databaseUrl).toBe('postgres://u:p%40ss@127.0.0.1:5432/db')
+    // postgres.js takes a list of hosts (high availability): each must parse.
+    expect(loadConfig({ DATABASE_URL: 'postgres://u:p@h1:5432,h2:5433/db' }).databaseUrl).toBe('postgres://u:p@h1:5432,h2:5433/db')
+    expect(messageOf({ DATABASE_URL: 'postgres://u:p@h1:5432,h2:99999/db' })).toBe('DATABASE_URL must be a postgres:// URL')
   })
 
   it('PAYOUT_THRESHOLD_KALE stops where its stroops stop fitting a bigint column', () => {

@@ -142,9 +142,10 @@ describe('log redaction', () => {
 })
 
 describe('the start banner', () => {
-  it('shows the RPC URL without user, password or query (providers put API keys there)', async () => {
+  it('shows the RPC URL without user, password, path or query (providers put API keys there)', async () => {
     const { withoutCredentials } = await import('../src/commands/start.js')
-    expect(withoutCredentials('https://user:apikey@rpc.example.com:8443/v1?api_key=XYZ')).toBe('https://rpc.example.com:8443/v1?…')
+    expect(withoutCredentials('https://user:apikey@rpc.example.com:8443/v1?api_key=XYZ')).toBe('https://rpc.example.com:8443/…?…')
+    expect(withoutCredentials('https://rpc.example.com/v1/SECRETKEY123')).toBe('https://rpc.example.com/…')
     expect(withoutCredentials('http://127.0.0.1:8000/')).toBe('http://127.0.0.1:8000/')
     expect(withoutCredentials('not a url')).toBe('(unparsable URL)')
   })

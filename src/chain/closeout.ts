@@ -99,11 +99,12 @@ export async function sweep(c: CycleState, view: ChainView, unsettled: readonly 
  * stake, and closeWorksOf then settles its work from the pail, so the harvest
  * phase harvests it and the block's rewards are credited. Without this such a
  * pail waits unharvested until its TTL, stake and reward never minted. Reads only
- * the farmers (active and retired) without a row in the block.
+ * the farmers (active and disabled) without a row in the block.
  */
 async function adoptUnrecordedPails(c: CycleState, index: number): Promise<void> {
   const known = new Set((await c.o.store.opsOfBlock(index)).map((o) => o.farmer))
-  const unknown = [...c.farmers.keys(), ...c.retired.keys()].filter((pk) => !known.has(pk))
+  // Every farmer the store holds: a disabled one's pails are harvested too.
+  const unknown = (await c.o.store.listFarmers()).map((f) => f.publicKey).filter((pk) => !known.has(pk))
   if (unknown.length === 0) return
   const pails = await c.readPails(index, unknown)
   let adopted = 0

@@ -49,11 +49,11 @@ export async function run(argv: readonly string[]): Promise<number> {
   return 0
 }
 
-/** An RPC URL for the banner: no user, password or query (providers put API keys in both). */
+/** An RPC URL for the banner: scheme and host only (providers put API keys in the user, path or query). */
 export function withoutCredentials(url: string): string {
   try {
     const u = new URL(url)
-    return `${u.protocol}//${u.host}${u.pathname}${u.search ? '?…' : ''}`
+    return `${u.protocol}//${u.host}/${u.pathname.length > 1 ? '…' : ''}${u.search ? '?…' : ''}`
   } catch {
     return '(unparsable URL)'
   }

@@ -40,6 +40,9 @@ describe('a past block whose rows were never written', () => {
       const lost = [...store.ops.entries()].filter(([, o]) => o.block === n)
       for (const op of ['plant', 'work']) expect(lost.filter(([, o]) => o.op === op && o.status === 'done'), op).toHaveLength(FARMERS)
       for (const [k] of lost) store.ops.delete(k)
+      // One farmer is disabled before the restart: its pail of N is recovered too.
+      const disabled = [...store.farmers.keys()][0]!
+      await store.setFarmerStatus(disabled, 'disabled')
 
       const pb = await start(false)
       await until(() => opsOf(store, 'harvest', 'done').filter((o) => o.block === n).length === FARMERS, 150_000, () => rowsJson(store.ops.values()))
@@ -52,8 +55,9 @@ describe('a past block whose rows were never written', () => {
         expect(ops.find((o) => o.op === 'plant')!.amountStroops).toBe(was('plant').amountStroops)
         expect(ops.find((o) => o.op === 'work')).toMatchObject({ zeros: was('work').zeros, gap: was('work').gap })
         expect(ops.find((o) => o.op === 'harvest')!.amountStroops).toBeGreaterThan(0n)
-        expect(pb.successes.get(`harvest/${pk}`) ?? 0).toBeGreaterThanOrEqual(1)
       }
+      // Harvested by the restarted process (the disabled farmer's by another farmer as source: harvest needs no auth).
+      expect([...pb.successes].filter(([k]) => k.startsWith('harvest/')).reduce((n, [, v]) => n + v, 0)).toBeGreaterThanOrEqual(FARMERS)
       expect(cap.text).toContain('pails without a row recovered from the chain')
       // The books agree with the chain: every stake and harvest recorded once.
       expect(await balanceMismatches(store, pb.chain, net)).toEqual([])
