@@ -24,13 +24,16 @@ function int(min: number, max: number, def: number | undefined, doc: string): In
 }
 const num = (min: number, max: number, def: number, doc: string): NumSpec<string> => ({ kind: 'number', min, max, default: String(def), doc })
 const oneOf = <const V extends string>(values: readonly V[], def: V, doc: string): EnumSpec<V> => ({ kind: 'enum', values, default: def, doc })
-function str(def: string, doc: string, extra?: Partial<{ pattern: RegExp; valid: (v: string) => boolean; hint: string; secret: boolean }>): StrSpec<string>
-function str(def: undefined, doc: string, extra?: Partial<{ pattern: RegExp; valid: (v: string) => boolean; hint: string; secret: boolean }>): StrSpec<undefined>
-function str(def: string | undefined, doc: string, extra: Partial<{ pattern: RegExp; valid: (v: string) => boolean; hint: string; secret: boolean }> = {}): StrSpec<string | undefined> {
+/** What a string variable may add: a pattern, a check beyond it, the hint its message names, secrecy. */
+type StrExtra = Partial<{ pattern: RegExp; valid: (v: string) => boolean; hint: string; secret: boolean }>
+function str(def: string, doc: string, extra?: StrExtra): StrSpec<string>
+function str(def: undefined, doc: string, extra?: StrExtra): StrSpec<undefined>
+function str(def: string | undefined, doc: string, extra: StrExtra = {}): StrSpec<string | undefined> {
   return { kind: 'string', default: def, doc, ...extra }
 }
 
 const PORT_MAX = 65535
+const HOURS_24_SECONDS = 86_400
 /** The most KALE whose stroops (10^7 per KALE) fit a bigint column: (2^63 − 1) / 10^7. */
 const KALE_IN_INT8_MAX = 922_337_203_685
 
@@ -50,7 +53,6 @@ function parsablePostgresUrl(v: string): boolean {
   const m = /^([a-z]+:\/\/(?:[^@/?#]*@)?)([^/?#]*)(.*)$/i.exec(v)
   return m !== null && m[2]!.split(',').every((host) => parsableUrl(m[1]! + host + m[3]!))
 }
-const HOURS_24_SECONDS = 86_400
 
 /** Every environment variable kale-pool reads. Order = README order. */
 export const SPEC = {

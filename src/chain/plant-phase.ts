@@ -62,7 +62,7 @@ async function plantAll(c: CycleState, index: number): Promise<void> {
       source: f.signer, op: 'plant',
       invokeLate: async () => plantOp(c.o.net.contractId, pk, (stake = await stakeAtTurn(c, f, endedBefore.get(pk), stake))),
       onSend: (hash, data) => {
-        target = (data && pailIndexInFootprint(xdr.SorobanTransactionData.fromXDR(data), pk)) ?? index
+        target = plantTarget(data, pk, index)
         return c.record(pk, target, 'plant', 'pending', { txHash: hash, amountStroops: stake })
       },
     })
@@ -104,6 +104,11 @@ async function stakeAtTurn(c: CycleState, f: ActiveFarmer, endedBefore: number |
   return fresh ? stakeOf(fresh.get(pk) ?? 0n, f.stakePercent) : stake
 }
 
+/** The block a plant of `pk` goes to: its simulated footprint's Pail key (`data`, SorobanTransactionData XDR), else `expected`. */
+function plantTarget(data: Uint8Array | undefined, pk: string, expected: number): number {
+  return (data && pailIndexInFootprint(xdr.SorobanTransactionData.fromXDR(data), pk)) ?? expected
+}
+
 /** One plant that opens block `index + 1` once the simulation sees the rollover. */
 export async function openNext(c: CycleState, index: number): Promise<void> {
   // A farmer with an idle lane opens at once (the others may still be waiting on their work).
@@ -125,7 +130,7 @@ export async function openNext(c: CycleState, index: number): Promise<void> {
     source: opener.signer, op: 'plant',
     invokeLate: async () => plantOp(c.o.net.contractId, pk, (stake = await stakeAtTurn(c, opener, endedBefore, stake!))),
     onSend: (hash, data) => {
-      target = (data && pailIndexInFootprint(xdr.SorobanTransactionData.fromXDR(data), pk)) ?? index + 1
+      target = plantTarget(data, pk, index + 1)
       // Already planted there (simulated before the rollover): this attempt can only get #8; a row would overwrite the done one.
       if (c.planted.get(target)?.has(pk)) return Promise.resolve()
       return c.record(pk, target, 'plant', 'pending', { txHash: hash, amountStroops: stake })

@@ -7,7 +7,7 @@ import { benchmark } from '../miner/hash-threads.js'
 import { Miner } from '../miner/miner.js'
 import { parseStratumUrl } from '../miner/client.js'
 
-/** The longest --seconds: what one timer can wait (2^31 − 1 ms). */
+/** The longest --seconds: what one timer can wait (2^31 − 1 ms); beyond it setTimeout fires at once. */
 const TIMER_SECONDS_MAX = 2_147_483
 
 export async function run(argv: readonly string[]): Promise<number> {
@@ -23,7 +23,6 @@ export async function run(argv: readonly string[]): Promise<number> {
   parseStratumUrl(url)
   const user = stringFlag(args, 'user')
   const password = stringFlag(args, 'password', '')
-  // At most what one timer can wait (2^31 − 1 ms): beyond it setTimeout fires at once.
   const seconds = args.flags.has('seconds') ? numberFlag(args, 'seconds', 0.1, TIMER_SECONDS_MAX) : undefined
   const reportMs = numberFlag(args, 'report-seconds', 0.1, 3600, 10) * 1000
   const miner = new Miner({ url, user, password, threads, userAgent: 'kale-pool-mine/0.1' })
