@@ -8,8 +8,7 @@
 import { describe, it, expect } from 'vitest'
 import { activeFarmers, ensureFarmers } from '../../src/chain/farmers.js'
 import type { ChainOpRecord } from '../../src/chain/store.js'
-import type { TxRequest, TxResult } from '../../src/chain/submitter.js'
-import { devnetRig, rowsJson, until } from './harness.js'
+import { devnetRig, rowsJson, until, interceptSubmit } from './harness.js'
 
 const row = (o: Partial<ChainOpRecord> & Pick<ChainOpRecord, 'farmer' | 'block' | 'op' | 'status'>): ChainOpRecord => ({
   txHash: null, feeStroops: 0n, amountStroops: 0n, zeros: null, gap: null, reason: null, updatedAt: Date.now() - 3_600_000, ...o,
@@ -28,13 +27,12 @@ describe('close-out of past blocks', () => {
       const [f2, f1, f0] = [...store.farmers.keys()] as [string, string, string]
       let failBlock: number | undefined
       pool.chain.scheduler.once('block', (ev: { index: number }) => { failBlock = ev.index })
-      const submit = pool.chain.submitter.submit.bind(pool.chain.submitter)
-      pool.chain.submitter.submit = async (req: TxRequest): Promise<TxResult> => {
+      interceptSubmit(pool, async (req, submit) => {
         if (req.op === 'plant' && req.source.publicKey === f0 && failBlock !== undefined && pool.blocks.at(-1)?.index === failBlock) {
           return { status: 'failed', reason: 'txInsufficientBalance', hash: null, feeStroops: 0n }
         }
         return submit(req)
-      }
+      })
       // Left by a crashed process in block 0 (the devnet opens block 1 with the first plant):
       // a plant and a work sent but never confirmed, a plant that had failed.
       await store.recordOp(row({ farmer: f1, block: 0, op: 'plant', status: 'pending', txHash: FAKE_HASH }))

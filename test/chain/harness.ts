@@ -51,6 +51,12 @@ export function startPool(net: NetworkInfo, store: ChainStore, masterKey: Buffer
   return h
 }
 
+/** Puts `fn` in front of the pool's submitter: it sees each request with the real submit, to call or not. */
+export function interceptSubmit(pool: PoolHandle, fn: (req: TxRequest, submit: (req: TxRequest) => Promise<TxResult>) => Promise<TxResult>): void {
+  const submit = pool.chain.submitter.submit.bind(pool.chain.submitter)
+  pool.chain.submitter.submit = (req) => fn(req, submit)
+}
+
 /**
  * What a devnet scheduler test sets up: a devnet process, one store and master
  * key that pools started with `start` share (a restart is a second start), their

@@ -7,8 +7,8 @@
 // devnet's balances to the stroop.
 import { describe, it, expect } from 'vitest'
 import { activeFarmers, ensureFarmers } from '../../src/chain/farmers.js'
-import type { TxRequest, TxResult } from '../../src/chain/submitter.js'
-import { balanceMismatches, devnetRig, rowsJson, until } from './harness.js'
+import type { TxResult } from '../../src/chain/submitter.js'
+import { balanceMismatches, devnetRig, rowsJson, until, interceptSubmit } from './harness.js'
 
 describe('harvest of a pail that is already gone', () => {
   it('records what the harvest minted: from the hash, or derived from the Block', async () => {
@@ -25,8 +25,7 @@ describe('harvest of a pail that is already gone', () => {
       // scheduler's phase guard and the harvest retried, so the case would pass untested.
       const surprises: string[] = []
       const expectSuccess = (what: string, res: TxResult): void => void (res.status !== 'success' && surprises.push(`${what}: ${res.status}`))
-      const submit = pool.chain.submitter.submit.bind(pool.chain.submitter)
-      pool.chain.submitter.submit = async (req: TxRequest): Promise<TxResult> => {
+      interceptSubmit(pool, async (req, submit) => {
         const pk = req.source.publicKey
         if (req.op !== 'harvest' || firstDone.has(pk)) return submit(req)
         firstDone.add(pk)
@@ -46,7 +45,7 @@ describe('harvest of a pail that is already gone', () => {
           return submit(req) // the retry: #9
         }
         return submit(req)
-      }
+      })
       pool.chain.scheduler.setFarmers(farmers)
       pool.chain.scheduler.start()
       await until(() => pool.blocks.length > 0 && pool.harvested.some((h) => h.index === pool.blocks[0]!.index), 150_000, () => rowsJson(store.ops.values()))

@@ -4,8 +4,7 @@
 // that complete while it runs.
 import { describe, it, expect } from 'vitest'
 import { activeFarmers, ensureFarmers } from '../../src/chain/farmers.js'
-import type { TxRequest, TxResult } from '../../src/chain/submitter.js'
-import { devnetRig, rowsJson, until } from './harness.js'
+import { devnetRig, rowsJson, until, interceptSubmit } from './harness.js'
 
 describe('a plant that lands once the works are due', () => {
   it('is worked and harvested', async () => {
@@ -22,8 +21,7 @@ describe('a plant that lands once the works are due', () => {
       let worksStarted!: () => void
       const worksDue = new Promise<void>((r) => { worksStarted = r })
       let delayed = false
-      const submit = pool.chain.submitter.submit.bind(pool.chain.submitter)
-      pool.chain.submitter.submit = async (req: TxRequest): Promise<TxResult> => {
+      interceptSubmit(pool, async (req, submit) => {
         if (req.op === 'work') worksStarted()
         if (req.op === 'plant' && req.source.publicKey === late && !delayed && lateBlock !== undefined && pool.blocks.at(-1)?.index === lateBlock) {
           delayed = true
@@ -31,7 +29,7 @@ describe('a plant that lands once the works are due', () => {
           await worksDue
         }
         return submit(req)
-      }
+      })
       pool.chain.scheduler.setFarmers(farmers)
       pool.chain.scheduler.start()
       await until(() => lateBlock !== undefined && pool.harvested.some((h) => h.index === lateBlock), 150_000, () => rowsJson(store.ops.values()))

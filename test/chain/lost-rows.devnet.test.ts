@@ -6,8 +6,7 @@
 // farmers without a row and settles them from the chain.
 import { describe, it, expect } from 'vitest'
 import { activeFarmers, ensureFarmers } from '../../src/chain/farmers.js'
-import type { TxRequest, TxResult } from '../../src/chain/submitter.js'
-import { balanceMismatches, devnetRig, opsOf, rowsJson, startPool, until, type PoolHandle } from './harness.js'
+import { balanceMismatches, devnetRig, opsOf, rowsJson, startPool, until, type PoolHandle, interceptSubmit } from './harness.js'
 
 const FARMERS = 3
 
@@ -19,9 +18,8 @@ describe('a past block whose rows were never written', () => {
       const p = rig.start()
       if (holdHarvests) {
         // The first process never harvests: its block N must still hold its pails when it ends.
-        const submit = p.chain.submitter.submit.bind(p.chain.submitter)
-        p.chain.submitter.submit = async (req: TxRequest): Promise<TxResult> =>
-          req.op === 'harvest' ? { status: 'failed', reason: 'test: harvests held back', hash: null, feeStroops: 0n } : submit(req)
+        interceptSubmit(p, async (req, submit) =>
+          req.op === 'harvest' ? { status: 'failed', reason: 'test: harvests held back', hash: null, feeStroops: 0n } : submit(req))
       }
       p.chain.scheduler.setFarmers(activeFarmers(await store.listFarmers(), master))
       p.chain.scheduler.start()

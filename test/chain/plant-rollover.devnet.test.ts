@@ -5,8 +5,7 @@
 // blocks. The plant is now booked under the block its footprint names.
 import { describe, it, expect } from 'vitest'
 import { activeFarmers, ensureFarmers } from '../../src/chain/farmers.js'
-import type { TxRequest, TxResult } from '../../src/chain/submitter.js'
-import { balanceMismatches, devnetRig, rowsJson, until } from './harness.js'
+import { balanceMismatches, devnetRig, rowsJson, until, interceptSubmit } from './harness.js'
 
 describe('a plant of block N that is sent after the rollover', () => {
   it('is booked under the block it landed in, not N', async () => {
@@ -23,14 +22,13 @@ describe('a plant of block N that is sent after the rollover', () => {
       const rolled = new Promise<void>((r) => { release = r })
       pool.chain.scheduler.on('block', (ev: { index: number }) => { if (n !== undefined && ev.index > n) release() })
       let held = false
-      const submit = pool.chain.submitter.submit.bind(pool.chain.submitter)
-      pool.chain.submitter.submit = async (req: TxRequest): Promise<TxResult> => {
+      interceptSubmit(pool, async (req, submit) => {
         if (req.op === 'plant' && req.source.publicKey === late && !held && n !== undefined && pool.blocks.at(-1)?.index === n) {
           held = true
           await rolled // queued behind something else until block N+1 opened
         }
         return submit(req)
-      }
+      })
       pool.chain.scheduler.setFarmers(farmers)
       pool.chain.scheduler.start()
       await until(() => n !== undefined && pool.harvested.some((h) => h.index === n! + 1), 200_000, () => rowsJson(store.ops.values()))

@@ -6,8 +6,8 @@
 import { describe, it, expect } from 'vitest'
 import { activeFarmers, ensureFarmers } from '../../src/chain/farmers.js'
 import { harvestRewardOf } from '../../src/chain/contract.js'
-import type { TxRequest, TxResult } from '../../src/chain/submitter.js'
-import { balanceMismatches, devnetRig, rowsJson, until } from './harness.js'
+import type { TxResult } from '../../src/chain/submitter.js'
+import { balanceMismatches, devnetRig, rowsJson, until, interceptSubmit } from './harness.js'
 
 describe('a work answered #7, its pail then harvested by a third party', () => {
   it('books the work from the pail and the harvest done at the reward the chain minted', async () => {
@@ -22,8 +22,7 @@ describe('a work answered #7, its pail then harvested by a third party', () => {
       let block: number | undefined
       let second: TxResult | undefined
       let thirdParty: TxResult | undefined
-      const submit = pool.chain.submitter.submit.bind(pool.chain.submitter)
-      pool.chain.submitter.submit = async (req: TxRequest): Promise<TxResult> => {
+      interceptSubmit(pool, async (req, submit) => {
         const pk = req.source.publicKey
         if (req.op === 'work' && pk === f0 && block === undefined) {
           block = pool.blocks.at(-1)!.index
@@ -35,7 +34,7 @@ describe('a work answered #7, its pail then harvested by a third party', () => {
           thirdParty = await submit({ source: stranger, op: 'harvest', invoke: req.invoke })
         }
         return submit(req)
-      }
+      })
       pool.chain.scheduler.setFarmers(farmers)
       pool.chain.scheduler.start()
       const f0Rows = async () => (await store.opsOfBlock(block ?? -1)).filter((o) => o.farmer === f0)

@@ -7,8 +7,8 @@
 import { describe, it, expect } from 'vitest'
 import { activeFarmers, ensureFarmers } from '../../src/chain/farmers.js'
 import { harvestOp, harvestRewardOf } from '../../src/chain/contract.js'
-import type { TxRequest, TxResult } from '../../src/chain/submitter.js'
-import { balanceMismatches, devnetRig, rowsJson, startPool, until } from './harness.js'
+import type { TxResult } from '../../src/chain/submitter.js'
+import { balanceMismatches, devnetRig, rowsJson, startPool, until, interceptSubmit } from './harness.js'
 
 /**
  * f0's first work applies, but its answer reaches the scheduler only after the
@@ -31,8 +31,7 @@ async function unknownWorkThenThirdPartyHarvest(seed: string, recordSend: boolea
     const pool = rig.start()
     let block: number | undefined
     let thirdParty: TxResult | undefined
-    const submit = pool.chain.submitter.submit.bind(pool.chain.submitter)
-    pool.chain.submitter.submit = async (req: TxRequest): Promise<TxResult> => {
+    interceptSubmit(pool, async (req, submit) => {
       if (req.op !== 'work' || req.source.publicKey !== f0 || block !== undefined) return submit(req)
       block = pool.blocks.at(-1)!.index
       const res = await submit(recordSend ? req : { ...req, onSend: undefined })
@@ -40,7 +39,7 @@ async function unknownWorkThenThirdPartyHarvest(seed: string, recordSend: boolea
       await until(() => pool.blocks.some((b) => b.index > block!), 120_000)
       thirdParty = await a.chain.submitter.submit({ source: third.signer, op: 'harvest', invoke: harvestOp(net.contractId, f0, block) })
       return { status: 'failed', reason: 'transaction outcome unknown (test)', hash: res.hash, feeStroops: 0n }
-    }
+    })
     pool.chain.scheduler.setFarmers(farmers)
     pool.chain.scheduler.start()
     const f0Rows = async () => (await store.opsOfBlock(block ?? -1)).filter((o) => o.farmer === f0)
