@@ -42,7 +42,10 @@ async function poolRate(v: Verifier, seconds: number): Promise<{ perSecond: numb
   let done = 0
   let busy = 0
   // Precomputed nonces: the driver should cost the main thread as little as a socket would.
-  const nonces = Array.from({ length: 4096 }, (_, i) => i.toString(16).padStart(16, '0'))
+  // Flat strings, as JSON.parse gives the stratum: padStart's result is a rope of
+  // two pieces, which made the verifier's own rope of nonces deeper and its
+  // flattening dearer than a server's ever is (collecting 84 → 69 ns/share).
+  const nonces = Array.from({ length: 4096 }, (_, i) => JSON.parse(`"${i.toString(16).padStart(16, '0')}"`) as string)
   let k = 0
   let wake: (() => void) | undefined
   let counting = false
