@@ -5,7 +5,7 @@
 // re-simulated and retried a bounded number of times.
 import { createHash } from 'node:crypto'
 import { xdr } from '@stellar/stellar-sdk'
-import { PoolError, ErrorCode } from '../errors.js'
+import { PoolError, ErrorCode, isPoolError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Metrics, ChainOpLabel } from '../metrics/metrics.js'
 import { accountKey, contractErrorOf, decodeAccount, keyId } from './contract.js'
@@ -146,6 +146,18 @@ function opAuthCount(op: xdr.Operation): number {
 }
 
 const clip = (s: string): string => (s.length > REASON_CHARS_MAX ? `${s.slice(0, REASON_CHARS_MAX)}…` : s)
+
+/**
+ * The RPC answered a send with an HTTP status that says it did not take the
+ * request (rate limited, overloaded): the envelope never reached the network.
+ * Everything else (timeouts, resets, 5xx from a proxy that may have forwarded
+ * it) leaves its fate unknown.
+ */
+function refusedUnsent(err: unknown): boolean {
+  if (!isPoolError(err, ErrorCode.RPC_HTTP)) return false
+  const status = Number(err.details.status)
+  return status === 429 || status === 503
+}
 
 export class Submitter {
   private readonly lanes = new Map<string, Lane>()
@@ -394,25 +406,44 @@ export class Submitter {
     return { kind: 'sent', hash, tx, maxTime }
   }
 
+  /**
+   * Sends a freshly signed envelope and says what became of it. The RPC client's
+   * own retries are off here: its resend of an envelope whose first answer was
+   * lost (a timeout after the network took it) could answer txBadSeq because the
+   * first had applied, and one lagging getTransaction then made that look like
+   * "never applied" — a payout re-signed under a new sequence number paid twice.
+   * So only an answer that proves the envelope never reached the network (HTTP
+   * 429/503, TRY_AGAIN_LATER) lets it be sent again and interpreted; after a try
+   * whose fate is unknown the same envelope goes once more at once (a lost request
+   * costs no ledger), and then the hash decides, whatever that second answer says.
+   */
   private async send(tx: RawTx, hash: string): Promise<{ kind: 'accepted' } | { kind: 'retry'; reason: string; reload: boolean } | { kind: 'rejected'; reason: string }> {
+    let unknownFate = false
     for (let i = 0; i < TRY_AGAIN_MAX; i++) {
       let res: RawSend
       try {
-        res = await this.o.rpc.raw<RawSend>('sendTransaction', { transaction: tx.envelope })
+        res = await this.o.rpc.raw<RawSend>('sendTransaction', { transaction: tx.envelope }, false)
         this.sent++
-      } catch {
-        // Unknown whether it reached the network: its hash decides.
-        return { kind: 'accepted' }
+      } catch (err) {
+        if (refusedUnsent(err)) {
+          await this.o.clock.next(this.o.pollMs)
+          continue
+        }
+        if (unknownFate) return { kind: 'accepted' }
+        unknownFate = true
+        continue
       }
       this.o.clock.observe(res.latestLedger, Number(res.latestLedgerCloseTime))
       if (res.status === 'PENDING' || res.status === 'DUPLICATE') return { kind: 'accepted' }
+      // An earlier try may be queued or applied (a resend of an applied envelope says txBadSeq): its hash decides.
+      if (unknownFate) return { kind: 'accepted' }
       if (res.status === 'TRY_AGAIN_LATER') {
         await this.o.clock.next(this.o.pollMs)
         continue
       }
       const code = sendErrorCode(res.errorResultXdr)
       if (code === 'txBadSeq') {
-        // A resend of an already applied transaction also says txBadSeq.
+        // Never sent before, so it cannot have applied; the lookup is a second opinion.
         const st = await this.status(hash)
         if (st.status !== 'not-found') return { kind: 'accepted' }
         return { kind: 'retry', reason: 'txBadSeq', reload: true }
@@ -426,6 +457,8 @@ export class Submitter {
       if (code === 'txTooLate' || code === 'txTooEarly') return { kind: 'retry', reason: code, reload: false }
       return { kind: 'rejected', reason: `rejected: ${code}` }
     }
+    // Every try refused unsent, or one unknown and the rest refused: the hash decides the latter.
+    if (unknownFate) return { kind: 'accepted' }
     return { kind: 'retry', reason: 'TRY_AGAIN_LATER', reload: false }
   }
 

@@ -324,6 +324,68 @@ describe.each([{ lanes: false }, { lanes: true }])('payouts on the devnet (lanes
     }
   })
 
+  // Regression (review): the lane's send went through the RPC client's retries.
+  // When the first try reached the network but its answer was lost, the retry of
+  // the same (by then applied) envelope answered txBadSeq; one lagging
+  // getTransaction said NOT_FOUND, and the submitter re-signed under a new
+  // sequence number. The row moved to the second hash: the miner was paid twice
+  // and debited once. The send is now tried once; a lost answer is followed by hash.
+  if (lanes) it('a lost send answer never makes the lane re-sign a payout: paid once, by its first hash', async () => {
+    const m = miners[1]!.publicKey()
+    await credit(m, 15n * KALE)
+    const due = await balanceOf(db.sql, m)
+    const before = await onChain(m)
+    const r = rpc as unknown as { post: (method: string, body: string) => Promise<string> }
+    const post = r.post.bind(rpc)
+    let phase: 'armed' | 'lost' | 'lagged' = 'armed'
+    let firstHash = ''
+    const sends: string[] = []
+    r.post = async (method, body) => {
+      if (method === 'sendTransaction') sends.push(phase)
+      if (method === 'sendTransaction' && phase === 'armed') {
+        phase = 'lost'
+        const answer = JSON.parse(await post(method, body)) as { result: { hash: string } }
+        firstHash = answer.result.hash // taken by the network ...
+        await sleep(400) // ... and applied meanwhile
+        throw new Error('request timed out') // the answer is lost
+      }
+      if (method === 'sendTransaction' && phase === 'lost') {
+        // a resend of the applied envelope: a real core says txBadSeq
+        const answer = JSON.parse(await post(method, body)) as { result: Record<string, unknown> }
+        const txBadSeq = Buffer.alloc(16)
+        txBadSeq.writeInt32BE(-5, 8)
+        answer.result = { ...answer.result, status: 'ERROR', errorResultXdr: txBadSeq.toString('base64') }
+        return JSON.stringify(answer)
+      }
+      if (method === 'getTransaction' && phase === 'lost' && body.includes(firstHash)) {
+        phase = 'lagged' // one lagging node: NOT_FOUND once
+        const answer = JSON.parse(await post(method, body)) as { result: Record<string, unknown> }
+        const { latestLedger, latestLedgerCloseTime, oldestLedger, oldestLedgerCloseTime } = answer.result
+        answer.result = { status: 'NOT_FOUND', latestLedger, latestLedgerCloseTime, oldestLedger, oldestLedgerCloseTime }
+        return JSON.stringify(answer)
+      }
+      return post(method, body)
+    }
+    try {
+      await payouts().run()
+      for (let i = 0; i < 40; i++) {
+        const [p] = await db.sql`SELECT status FROM payouts ORDER BY id DESC LIMIT 1`
+        if (p!.status !== 'pending') break
+        await sleep(100)
+        await payouts().reconcile()
+      }
+    } finally {
+      r.post = post
+    }
+    await sleep(300) // a second envelope, had one been sent, would have applied by now
+    const [p] = await db.sql`SELECT status, tx_hash FROM payouts ORDER BY id DESC LIMIT 1`
+    expect(p!.tx_hash).toBe(firstHash)
+    expect(p!.status).toBe('completed')
+    expect(await onChain(m)).toBe(before + due)
+    expect(await balanceOf(db.sql, m)).toBe(0n)
+    expect(sends[0]).toBe('armed')
+  })
+
   it('the runner wires payouts to the network: one run at a time, KALE threshold in stroops', async () => {
     const m = miners[0]!.publicKey()
     await credit(m, 11n * KALE)
