@@ -57,7 +57,11 @@ export const PAIL_TTL_LEDGERS = 17_280
  * Block entry has certainly expired, i.e. more than PAIL_TTL_LEDGERS ledgers
  * have passed since the earliest ledger at which it or any later block was
  * seen (Block(N) was created at or before that ledger), so no row of it can
- * change the pot any more.
+ * change the pot any more — except a harvest sent before that and still
+ * recorded pending: it may have applied (after a downtime longer than the TTL
+ * the harvest phase settles it by its hash moments later), so the backstop waits
+ * for it. The harvest phase always resolves such a row (by its hash, or as
+ * derived or lost once it can no longer apply).
  */
 export async function settledUnrewardedBlocks(sql: Sql, limit = 100): Promise<number[]> {
   const rows = await sql<{ block: bigint }[]>`
@@ -72,7 +76,8 @@ export async function settledUnrewardedBlocks(sql: Sql, limit = 100): Promise<nu
                AND ((s.op = 'harvest' AND s.status IN ('done', 'lost')) OR (s.op = 'work' AND s.status = 'lost'))))
        AND bool_and(o.op <> 'work' OR o.status <> 'done' OR EXISTS (
              SELECT 1 FROM chain_ops h WHERE h.farmer = o.farmer AND h.block = o.block AND h.op = 'harvest' AND h.status IN ('done', 'lost'))))
-       OR (SELECT min(seen_ledger) FROM blocks WHERE index >= o.block) + ${PAIL_TTL_LEDGERS} < (SELECT max(seen_ledger) FROM blocks)
+       OR ((SELECT min(seen_ledger) FROM blocks WHERE index >= o.block) + ${PAIL_TTL_LEDGERS} < (SELECT max(seen_ledger) FROM blocks)
+           AND bool_and(o.op <> 'harvest' OR o.status <> 'pending' OR o.tx_hash IS NULL))
     ORDER BY o.block
     LIMIT ${limit}`
   return rows.map((r) => Number(r.block))

@@ -137,6 +137,28 @@ describe('rewards written to the balance ledger', () => {
     expect(await balanceOf(db.sql, M(1))).toBe(321n)
   })
 
+  // Regression (review): after a downtime longer than the TTL, the backstop
+  // rewarded a block whose harvest had applied but was still recorded pending
+  // (the harvest phase settles it by hash a moment later): that reward was lost.
+  it('the TTL backstop waits for a pending harvest that has a hash: it may have applied', async () => {
+    const seen = (index: number, ledger: number) => db.sql`INSERT INTO blocks (index, seen_ledger) VALUES (${index}, ${ledger}) ON CONFLICT (index) DO UPDATE SET seen_ledger = excluded.seen_ledger`
+    await seen(60, 2_000)
+    await store.recordOp(op({ farmer: G(1), block: 60, op: 'plant', status: 'done' }))
+    await store.recordOp(op({ farmer: G(1), block: 60, op: 'work', status: 'done', zeros: 6, gap: 50 }))
+    await store.recordOp(op({ farmer: G(1), block: 60, op: 'harvest', status: 'done', amountStroops: 100n }))
+    await store.recordOp(op({ farmer: G(2), block: 60, op: 'plant', status: 'done' }))
+    await store.recordOp(op({ farmer: G(2), block: 60, op: 'work', status: 'done', zeros: 6, gap: 50 }))
+    await store.recordOp(op({ farmer: G(2), block: 60, op: 'harvest', status: 'pending', txHash: 'ef' }))
+    await seen(61, 2_001 + PAIL_TTL_LEDGERS) // the pool was away for longer than the TTL
+    expect(await settledUnrewardedBlocks(db.sql)).toEqual([])
+    await store.recordOp(op({ farmer: G(2), block: 60, op: 'harvest', status: 'done', txHash: 'ef', amountStroops: 200n }))
+    expect(await settledUnrewardedBlocks(db.sql)).toEqual([60])
+    await shares(db, 60, [[M(1), 1_000_000n]])
+    const [r] = await rewardSettledBlocks(db.sql, { ...PROP, feePercent: 0 }, createMetrics(new Registry()))
+    expect(r).toMatchObject({ block: 60, potStroops: 300n })
+    expect(await balanceOf(db.sql, M(1))).toBe(300n)
+  })
+
   it('the TTL backstop counts from the earliest later block seen when the block itself was not seen', async () => {
     await store.recordOp(op({ farmer: G(1), block: 50, op: 'plant', status: 'pending', txHash: 'cd' }))
     await db.sql`INSERT INTO blocks (index, seen_ledger) VALUES (52, 5000), (53, ${5_000 + PAIL_TTL_LEDGERS})`
