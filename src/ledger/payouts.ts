@@ -25,6 +25,16 @@ import { toBigInt } from './amounts.js'
 
 export const PAYMENTS_PER_TX_MAX = 100
 
+/**
+ * Due miners one run looks at, at most: largest balance first, miners skipped
+ * lately last (so unpayable ones cannot crowd out the payable); the rest wait
+ * for the next run. Bounds the trustline reads and the run's memory.
+ */
+export const DUE_MINERS_PER_RUN_MAX = 10_000
+
+/** A miner skipped for a reason is recorded (and told) again for that reason only after this long. */
+export const SKIP_REPEAT_SECONDS = 86_400
+
 /** What payouts need from the chain (chain/payments.ts KalePayments provides it). */
 export interface PayoutChain {
   balances(accounts: readonly string[]): Promise<Map<string, bigint>>
@@ -108,6 +118,8 @@ export interface PayoutsOptions {
   /** active farmer accounts that may pay (default: farmers table, status active) */
   sources?: () => Promise<string[]>
   perTxMax?: number
+  /** due miners looked at per run (default DUE_MINERS_PER_RUN_MAX) */
+  duePerRunMax?: number
   /** time bound of a payment transaction */
   validSeconds?: number
   /** wait this long past the time bound before calling a missing transaction expired */
@@ -211,9 +223,11 @@ export class Payouts {
 
   private async dueMiners(): Promise<Due[]> {
     const rows = await this.o.sql<{ miner: string; balance: string }[]>`
-      SELECT miner, sum(amount_stroops)::text AS balance FROM balance_entries
-      GROUP BY miner HAVING sum(amount_stroops) >= ${this.o.thresholdStroops}
-      ORDER BY miner`
+      SELECT e.miner, sum(e.amount_stroops)::text AS balance FROM balance_entries e
+      GROUP BY e.miner HAVING sum(e.amount_stroops) >= ${this.o.thresholdStroops}
+      ORDER BY EXISTS (SELECT 1 FROM payout_skips s WHERE s.miner = e.miner AND s.at > now() - make_interval(secs => ${SKIP_REPEAT_SECONDS})),
+               sum(e.amount_stroops) DESC, e.miner
+      LIMIT ${this.o.duePerRunMax ?? DUE_MINERS_PER_RUN_MAX}`
     return rows.map((r) => ({ miner: r.miner, amountStroops: toBigInt(r.balance) }))
   }
 
@@ -229,8 +243,18 @@ export class Payouts {
     return free.map((publicKey) => ({ publicKey, availableStroops: balances.get(publicKey) ?? 0n }))
   }
 
+  /**
+   * Records why a miner was not paid, and tells its sessions — once per
+   * SKIP_REPEAT_SECONDS per reason: an address without a trustline would
+   * otherwise add a row and a message every run, for ever.
+   */
   private async skip(miner: string, reason: string): Promise<void> {
-    await this.o.sql`INSERT INTO payout_skips (miner, reason) VALUES (${miner}, ${reason})`
+    const added = await this.o.sql`
+      INSERT INTO payout_skips (miner, reason) SELECT ${miner}, ${reason}
+      WHERE NOT EXISTS (SELECT 1 FROM payout_skips WHERE miner = ${miner} AND reason = ${reason}
+                          AND at > now() - make_interval(secs => ${SKIP_REPEAT_SECONDS}))
+      RETURNING id`
+    if (added.length === 0) return
     this.m.payoutsTotal.inc({ result: 'skipped' })
     this.log.info({ miner, reason }, 'payout skipped')
     try {
