@@ -3,6 +3,7 @@
 // by a live process makes the second instance fail fast with a clear message.
 import fs from 'node:fs'
 import path from 'node:path'
+import { randomBytes } from 'node:crypto'
 import { PoolError, ErrorCode } from './errors.js'
 
 export interface DataDirLock {
@@ -20,32 +21,81 @@ function alive(pid: number): boolean {
   }
 }
 
+const ATTEMPTS = 3
+
+/** The pid a lock file names: a number (NaN when unreadable or empty), or 'gone' when there is no file. */
+function ownerOf(file: string): number | 'gone' {
+  try {
+    return Number.parseInt(fs.readFileSync(file, 'utf8').trim(), 10)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'gone'
+    throw err
+  }
+}
+
+const liveOther = (pid: number | 'gone'): pid is number => typeof pid === 'number' && Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)
+
+function lockedBy(pid: number, dataDir: string): PoolError {
+  return new PoolError(ErrorCode.LOCKED, `another kale-pool (pid ${pid}) is running on data directory ${path.resolve(dataDir)}; stop it first or set DATA_DIR`)
+}
+
+/**
+ * Takes the data directory's lock. The lock file appears whole: the pid is
+ * written to a file of this process's own and hard-linked into place, which
+ * fails if a lock exists (a lock created empty and written after was, for a
+ * moment, an unreadable pid that a second process took for stale). A stale lock
+ * is renamed aside before it is removed, and what was moved is checked: of two
+ * processes that found the same stale lock, the later one cannot remove the
+ * fresh lock of the first.
+ */
 export function lockDataDir(dataDir: string): DataDirLock {
   fs.mkdirSync(dataDir, { recursive: true })
   const file = path.join(dataDir, 'kale-pool.lock')
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = fs.openSync(file, 'wx', 0o600)
-      fs.writeSync(fd, `${process.pid}\n`)
-      fs.closeSync(fd)
-      return {
-        path: file,
-        release() {
-          try {
-            if (fs.readFileSync(file, 'utf8').trim() === String(process.pid)) fs.unlinkSync(file)
-          } catch {
-            // already gone
-          }
-        },
+  const unique = () => `${process.pid}.${randomBytes(6).toString('hex')}`
+  const mine = `${file}.${unique()}`
+  fs.writeFileSync(mine, `${process.pid}\n`, { mode: 0o600 })
+  try {
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      try {
+        fs.linkSync(mine, file)
+        return {
+          path: file,
+          release() {
+            try {
+              if (fs.readFileSync(file, 'utf8').trim() === String(process.pid)) fs.unlinkSync(file)
+            } catch {
+              // already gone
+            }
+          },
+        }
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
       }
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-      const owner = Number.parseInt(fs.readFileSync(file, 'utf8').trim(), 10)
-      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner)) {
-        throw new PoolError(ErrorCode.LOCKED, `another kale-pool (pid ${owner}) is running on data directory ${path.resolve(dataDir)}; stop it first or set DATA_DIR`)
+      const owner = ownerOf(file)
+      if (owner === 'gone') continue
+      if (liveOther(owner)) throw lockedBy(owner, dataDir)
+      // Stale: its owner is gone.
+      const aside = `${file}.stale.${unique()}`
+      try {
+        fs.renameSync(file, aside)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue
+        throw err
       }
-      fs.rmSync(file, { force: true }) // stale: its owner is gone
+      const moved = ownerOf(aside)
+      if (moved !== owner && liveOther(moved)) {
+        // Another process took the stale lock over between our read and the rename: give it back.
+        try {
+          fs.linkSync(aside, file)
+        } finally {
+          fs.rmSync(aside, { force: true })
+        }
+        throw lockedBy(moved, dataDir)
+      }
+      fs.rmSync(aside, { force: true })
     }
+  } finally {
+    fs.rmSync(mine, { force: true })
   }
   throw new PoolError(ErrorCode.LOCKED, `could not lock data directory ${path.resolve(dataDir)}`)
 }

@@ -3,6 +3,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { spawn } from 'node:child_process'
+import { pathToFileURL } from 'node:url'
 import { lockDataDir } from '../src/lockfile.js'
 import { isPoolError } from '../src/errors.js'
 
@@ -36,5 +37,33 @@ describe('data directory lock', () => {
     const lock = lockDataDir(dir)
     expect(fs.readFileSync(lock.path, 'utf8').trim()).toBe(String(process.pid))
     lock.release()
+  })
+
+  // Regression (review): the lock was created empty and its pid written after;
+  // a second process reading in between took the unreadable pid for a dead owner,
+  // removed the lock and took its own: two pools on one data directory.
+  it('a lock file is never seen without its pid', async () => {
+    const dir = tmp()
+    const file = path.join(dir, 'kale-pool.lock')
+    const compiled = pathToFileURL(path.resolve('dist/lockfile.js')).href
+    const child = spawn(process.execPath, ['--input-type=module', '-e', `import { lockDataDir } from ${JSON.stringify(compiled)}; for (let i = 0; i < 5000; i++) lockDataDir(process.argv[1]).release()`, dir], { stdio: 'inherit' })
+    let exited = false
+    child.on('exit', () => { exited = true })
+    let seen = 0
+    const partial: string[] = []
+    for (let n = 1; !exited; n++) {
+      try {
+        const text = fs.readFileSync(file, 'utf8')
+        seen++
+        if (!/^\d+\n$/.test(text)) partial.push(text)
+      } catch {
+        // between release and the next lock
+      }
+      if (n % 200 === 0) await new Promise((r) => setImmediate(r))
+    }
+    expect(child.exitCode).toBe(0)
+    expect(seen).toBeGreaterThan(0)
+    expect(partial).toEqual([])
+    expect(fs.readdirSync(dir)).toEqual([]) // no private or set-aside files left behind
   })
 })
