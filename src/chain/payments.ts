@@ -143,18 +143,19 @@ export class KalePayments {
    * What both ways of paying need: the source's signer, one payment operation per
    * payment (1..100) and the time bound, from the wall clock as the network (and the devnet) checks it.
    */
-  private async prepare(source: string, payments: readonly Payment[], validSeconds: number): Promise<{ signer: Signer; ops: xdr.Operation[]; maxTime: number }> {
+  private async prepare(source: string, payments: readonly Payment[], validSeconds: number): Promise<{ signer: Signer; ops: xdr.Operation[]; maxTime: () => number }> {
     if (payments.length === 0 || payments.length > PAYMENTS_PER_TX_MAX) throw new PoolError(ErrorCode.ARGUMENT_INVALID, `a payment transaction holds 1..${PAYMENTS_PER_TX_MAX} payments`)
     const signer = await this.o.signerOf(source)
     if (!signer) throw new PoolError(ErrorCode.SECRET_UNAVAILABLE, `no signer for payout source ${source}`)
     const ops = payments.map((p) => Operation.payment({ destination: p.destination, asset: this.asset, amount: stroopsToAmount(p.amountStroops) }))
-    return { signer, ops, maxTime: Math.floor(this.now() / 1000) + validSeconds }
+    return { signer, ops, maxTime: () => Math.floor(this.now() / 1000) + validSeconds }
   }
 
   /** Builds and signs one payment transaction from `source` (≤ 100 payments), valid for `validSeconds`. */
   async build(source: string, payments: readonly Payment[], validSeconds: number): Promise<SignedPayment> {
-    const { signer, ops, maxTime } = await this.prepare(source, payments, validSeconds)
+    const { signer, ops, maxTime: bound } = await this.prepare(source, payments, validSeconds)
     const account = await this.o.rpc.call('getAccount', (s) => s.getAccount(source))
+    const maxTime = bound()
     const builder = new TransactionBuilder(new Account(source, account.sequenceNumber()), {
       fee: String(this.feePerOp),
       networkPassphrase: this.o.networkPassphrase,
@@ -186,7 +187,7 @@ export class KalePayments {
    * transaction with the lane's sequence number and calls `record` with every
    * signed envelope right before sending it (record may throw: nothing is sent);
    * `earlierMayApply` says whether an envelope recorded before might still apply.
-   * Time bound from the wall clock, as build() (the network and the devnet check it).
+   * Time bound from the wall clock when each envelope is built, as build() (the network and the devnet check it).
    */
   async payInLane(source: string, payments: readonly Payment[], validSeconds: number, record: (p: SignedPayment, earlierMayApply: boolean) => Promise<void>): Promise<LanePayResult> {
     const submitter = this.o.submitter

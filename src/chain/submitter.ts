@@ -51,8 +51,13 @@ export interface TxRequest {
   classic?: xdr.Operation[]
   /** further signers of classic operations with another source */
   cosigners?: Signer[]
-  /** time bound (unix seconds) instead of the ledger time + TX_VALID_SECONDS (payouts: from the wall clock) */
-  maxTime?: number
+  /**
+   * Time bound (unix seconds) of each envelope, asked when it is built, instead
+   * of the ledger time + TX_VALID_SECONDS (payouts: from the wall clock). A
+   * function, not a number: a bound fixed when the request was queued had
+   * passed by the time a lane busy for longer got to it (txTooLate every attempt).
+   */
+  maxTime?: () => number
   /**
    * Called with the hash right before sending: record it, so a crash leaves it checkable.
    * `sorobanData` is the simulated SorobanTransactionData as XDR bytes (parsed only by the caller that needs it).
@@ -296,7 +301,7 @@ export class Submitter {
 
   private async build(pk: string, lane: Lane, req: TxRequest): Promise<{ tx: Buffer; seq: bigint; maxTime: number; inclusionFee: number }> {
     const ops = req.invoke ? [req.invoke] : req.classic ?? []
-    const maxTime = req.maxTime ?? (await this.ledgerTime()) + TX_VALID_SECONDS
+    const maxTime = req.maxTime ? req.maxTime() : (await this.ledgerTime()) + TX_VALID_SECONDS
     const seq = lane.seq! + 1n
     // The network wants at least the base fee per operation: the inclusion fee is
     // per operation (an invocation has one). It was ops × ops before, carried over

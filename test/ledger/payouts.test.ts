@@ -411,6 +411,40 @@ describe.each([{ lanes: false }, { lanes: true }])('payouts on the devnet (lanes
     expect(sends[0]).toBe('armed')
   })
 
+  // Regression (review): the payout's time bound was fixed when it was queued;
+  // behind a lane busy for longer than validSeconds every attempt was txTooLate,
+  // and the payout waited a whole interval to be reversed and paid again.
+  if (lanes) it('a payout queued behind a busy lane gets its time bound when it is built', async () => {
+    const sub = submitter!
+    const m = miners[2]!.publicKey()
+    await credit(m, 13n * KALE)
+    const due = await balanceOf(db.sql, m)
+    const before = await onChain(m)
+    let busy: Promise<unknown> | undefined
+    // The lane was idle when the run looked, and got busy before the payout reached it.
+    const c = chain()
+    c.busy = () => false
+    const r = await payouts({
+      chain: c,
+      validSeconds: 2,
+      sources: async () => {
+        // the source's lane holds a farmer transaction for 2.5 s (longer than the payout's validity)
+        const source = farmers[0]!.publicKey()
+        busy ??= sub.submit({
+          source: signers.get(source)!, op: 'plant',
+          classic: [Operation.payment({ destination: m, asset: Asset.native(), amount: '1' })],
+          onSend: () => sleep(2_500),
+        })
+        return [source]
+      },
+    }).run()
+    await busy
+    expect(r.payouts).toBe(1)
+    const [p] = await db.sql`SELECT status FROM payouts ORDER BY id DESC LIMIT 1`
+    expect(p!.status).toBe('completed')
+    expect(await onChain(m)).toBe(before + due)
+  })
+
   it('the runner wires payouts to the network: one run at a time, KALE threshold in stroops', async () => {
     const m = miners[0]!.publicKey()
     await credit(m, 11n * KALE)
