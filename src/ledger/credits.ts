@@ -46,7 +46,8 @@ export const PAIL_TTL_LEDGERS = 17_280
 
 /**
  * Blocks that are over and whose operations are all settled, not rewarded yet,
- * oldest first. Settled: a later block has been seen (the block can no longer
+ * oldest first (from the unrewarded blocks rows: every block with chain
+ * operations has one, sql/002_block_rows.sql). Settled: a later block has been seen (the block can no longer
  * be planted or worked), nothing is pending or waiting for a retry, and every
  * planted pail ended in a harvest (done or lost) or a lost work. Without these
  * a block seen mid-cycle (plants done, works not yet sent) would be rewarded
@@ -65,10 +66,10 @@ export const PAIL_TTL_LEDGERS = 17_280
  */
 export async function settledUnrewardedBlocks(sql: Sql, limit = 100): Promise<number[]> {
   const rows = await sql<{ block: bigint }[]>`
-    SELECT o.block FROM chain_ops o
-    LEFT JOIN blocks b ON b.index = o.block
+    SELECT o.block FROM blocks b
+    JOIN chain_ops o ON o.block = b.index
     WHERE b.rewarded_at IS NULL
-      AND o.block < (SELECT coalesce(max(index), 0) FROM blocks)
+      AND b.index < (SELECT coalesce(max(index), 0) FROM blocks)
     GROUP BY o.block
     HAVING (bool_and(o.status NOT IN ('pending', 'failed'))
        AND bool_and(o.op <> 'plant' OR o.status <> 'done' OR EXISTS (

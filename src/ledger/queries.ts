@@ -68,12 +68,10 @@ async function blocks(sql: Sql, limit: number, before: number | undefined): Prom
     pot: string; reward_pot_stroops: bigint | null; fee_stroops: bigint | null
   }[]>`
     WITH idx AS (
-      SELECT block FROM (
-        SELECT index AS block FROM blocks
-        UNION SELECT DISTINCT block FROM chain_ops
-      ) u
-      WHERE ${beforeIdx}::int8 IS NULL OR block < ${beforeIdx}::int8
-      ORDER BY block DESC LIMIT ${limit}
+      -- every block with chain operations has a blocks row (sql/002_block_rows.sql)
+      SELECT index AS block FROM blocks
+      WHERE ${beforeIdx}::int8 IS NULL OR index < ${beforeIdx}::int8
+      ORDER BY index DESC LIMIT ${limit}
     )
     SELECT i.block, b.opened_at, b.reward_pot_stroops, b.fee_stroops,
            o.planted, o.worked, o.harvested, o.work_zeros, o.pot,

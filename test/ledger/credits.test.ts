@@ -167,6 +167,18 @@ describe('rewards written to the balance ledger', () => {
     expect(await settledUnrewardedBlocks(db.sql)).toEqual([50])
   })
 
+  // The reward sweep and the block list start from blocks rows (not a scan of
+  // all chain_ops): every block with a chain operation must have one.
+  it('a chain operation gives its block a row; the sweep finds a block only the operations named', async () => {
+    await store.recordOp(op({ farmer: G(1), block: 70, op: 'plant', status: 'done' }))
+    await store.recordOp(op({ farmer: G(1), block: 70, op: 'work', status: 'lost', reason: 'late' }))
+    const [row] = await db.sql`SELECT index, rewarded_at FROM blocks WHERE index = 70`
+    expect(row).toMatchObject({ index: 70n, rewarded_at: null })
+    expect(await settledUnrewardedBlocks(db.sql)).toEqual([]) // no later block yet
+    await store.recordOp(op({ farmer: G(1), block: 71, op: 'plant', status: 'pending', txHash: 'aa' }))
+    expect(await settledUnrewardedBlocks(db.sql)).toEqual([70])
+  })
+
   it('gives a block without shares entirely to the fee', async () => {
     await harvested(db, store, 13, [777n])
     const [r] = await rewardSettledBlocks(db.sql, PROP, createMetrics(new Registry()))
