@@ -22,10 +22,12 @@ import { decodeStrKey, VersionByte } from './kale/strkey.js'
 import { createChain, type Chain } from './chain/index.js'
 import { ensureFarmers, activeFarmers, createFarmers } from './chain/farmers.js'
 import type { HarvestedEvent } from './chain/scheduler.js'
+import type { BlockEvent } from './events.js'
 import { Verifier } from './workers/verifier.js'
 import { StratumServer } from './stratum/server.js'
 import { startHttpServer, type HttpServer } from './http/server.js'
-import { createPoolView } from './http/pool-view.js'
+import { createPoolView, PROBE_TIMEOUT_MS } from './http/pool-view.js'
+import { RpcClient } from './chain/rpc.js'
 import { createLedgerReads } from './ledger/queries.js'
 import { PayoutRunner } from './ledger/payout-runner.js'
 
@@ -117,7 +119,10 @@ export async function startPool(config: Config, o: StartOptions): Promise<PoolHa
         (err: unknown) => log.warn({ err }, 'rewarding failed; retried at the next harvest'),
       )
     }
-    chain.scheduler.on('block', (ev) => {
+    chain.scheduler.on('block', (ev: BlockEvent) => {
+      // Block age counts on this process's clock from the watcher's sighting (a
+      // resumed devnet's ledger time lags the wall clock by its downtime).
+      m.blockAge.seen(ev.index, ev.timestamp, chain.clock.closeTime)
       stratum.onBlock(ev)
       recordBlock(db.sql, ev).catch((err: unknown) => log.warn({ err, block: ev.index }, 'recording block failed'))
     })
@@ -153,6 +158,10 @@ export async function startPool(config: Config, o: StartOptions): Promise<PoolHa
     payouts.start()
     cleanup.push(() => payouts.stop())
 
+    // /health's RPC probe has its own client: one try, its own sockets. The block
+    // cycle's client retries with backoff and remembers faults to start deadline
+    // work early; a probe must neither wait on those retries nor add to those faults.
+    const healthRpc = new RpcClient(net.rpcUrl, { timeoutMs: Math.min(config.rpcTimeoutMs, PROBE_TIMEOUT_MS), retriesMax: 0 })
     const view = createPoolView({
       reads: createLedgerReads(db.sql),
       admin: {
@@ -171,7 +180,7 @@ export async function startPool(config: Config, o: StartOptions): Promise<PoolHa
         runPayouts: () => payouts.runOnce(),
       },
       probes: {
-        rpc: async () => { await chain.rpc.call('getLatestLedger', (s) => s.getLatestLedger()) },
+        rpc: async () => { await healthRpc.raw('getLatestLedger', {}, false) },
         database: async () => { await db.sql`SELECT 1` },
         stratumListening: () => stratum.listening,
       },
@@ -179,7 +188,10 @@ export async function startPool(config: Config, o: StartOptions): Promise<PoolHa
       poolFeePercent: config.poolFeePercent, payoutScheme: config.payoutScheme, pplnsBlocks: config.pplnsBlocks,
       payoutThresholdKale: config.payoutThresholdKale,
     })
-    const http = await startHttpServer({ host: config.httpHost, port: config.httpPort, view, metrics: m, logger: log, adminToken: config.adminToken, stakePercentDefault: config.stakePercent })
+    const http = await startHttpServer({
+      host: config.httpHost, port: config.httpPort, view, metrics: m, logger: log, adminToken: config.adminToken, stakePercentDefault: config.stakePercent,
+      viewsInFlightMax: config.httpViewsInFlightMax, writeStallMs: config.httpWriteStallSeconds * 1000,
+    })
     cleanup.push(() => http.close())
 
     let stopping: Promise<void> | undefined

@@ -52,7 +52,7 @@ export interface PoolViewOptions {
   payoutScheme: 'prop' | 'pplns'
   pplnsBlocks: number
   payoutThresholdKale: number
-  /** a block older than this (ledger time vs wall clock) makes /health fail */
+  /** a block older than this (metrics.blockAge: its age when first seen plus local time since) makes /health fail */
   blockAgeSecondsMax?: number
   /** a probe slower than this counts as failing */
   probeTimeoutMs?: number
@@ -62,7 +62,7 @@ export interface PoolViewOptions {
 export const HASHRATE_WINDOW_MS = 10 * 60 * 1000
 /** Blocks open every ≥ 300 s and the pool opens one itself when the last is 300 s old: 3 intervals means stuck. */
 const BLOCK_AGE_SECONDS_MAX = 900
-const PROBE_TIMEOUT_MS = 2000
+export const PROBE_TIMEOUT_MS = 2000
 const REASON_CHARS_MAX = 200
 
 async function gaugeValue(g: Metrics['blockIndex']): Promise<number> {
@@ -103,7 +103,7 @@ export function createPoolView(o: PoolViewOptions): PoolView {
     const index = await gaugeValue(m.blockIndex)
     if (index <= 0) return null
     const openedAt = await gaugeValue(m.blockOpenedSeconds)
-    return { index, openedAt, ageSeconds: openedAt > 0 ? Math.max(0, Math.round(now() / 1000 - openedAt)) : 0 }
+    return { index, openedAt, ageSeconds: Math.round(m.blockAge.seconds(index, openedAt, now())) }
   }
 
   async function sessions(): Promise<{ connected: number; authorized: number }> {

@@ -1,21 +1,27 @@
 // The pool's HTTP server (node:http, no framework): /metrics, /health, the JSON
 // API and the admin API. It knows no SQL or RPC: everything comes from a
 // PoolView. Every request is bounded: header size and count, body bytes (413),
-// time to receive the request, time the view may take (503), connections.
+// time to receive the request, time the view may take (503), connections,
+// view calls running at once (503 + Retry-After), requests pipelined on one
+// connection (answered one at a time; past the bound 503 and the connection
+// closes), and time an answer may wait to be read (the connection is closed).
 //
 // Admin routes (POST /api/farmers, /api/farmers/:key/disable, /api/payouts/run)
 // answer 403 "admin API disabled" when ADMIN_TOKEN is not set, and 401 without
-// the right `Authorization: Bearer` token.
+// the right `Authorization: Bearer` token. They run one at a time (409 while
+// another runs); one that outlasts its timeout goes on and is answered 202.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { Logger } from '../log.js'
+import { scrubString, type Logger } from '../log.js'
 import type { Metrics, HttpRoute } from '../metrics/metrics.js'
-import { isPoolError, ErrorCode } from '../errors.js'
+import { isPoolError, ErrorCode, type PoolError } from '../errors.js'
 import type { PoolView } from './view.js'
 import { matchRoute, type Route } from './routes.js'
 import { adminGate } from './auth.js'
 import { renderStatusPage } from './status-page.js'
 import { stringify } from './json.js'
+import { InFlightCap, boundedView, coalesced, within, TIMED_OUT } from './limits.js'
+import { PipelineQueues, watchWriteStalls } from './sockets.js'
 import * as h from './handlers.js'
 
 export interface HttpServerOptions {
@@ -33,9 +39,17 @@ export interface HttpServerOptions {
   requestTimeoutMs?: number
   /** a public route's view call at most this long, then 503 */
   viewTimeoutMs?: number
-  /** an admin route's view call (registers accounts, sends payouts) */
+  /** an admin route's view call (registers accounts, sends payouts); then 202, and it goes on */
   adminTimeoutMs?: number
   connectionsMax?: number
+  /** public view calls running at once (HTTP_VIEWS_IN_FLIGHT_MAX); one more answers 503 + Retry-After */
+  viewsInFlightMax?: number
+  /** /health, /api/pool and the status page: one computation shared, its result reused this long */
+  viewCacheMs?: number
+  /** requests of one connection waiting or running; one more answers 503 and the connection closes */
+  pipelineDepthMax?: number
+  /** a connection whose answers have not drained this long is closed (HTTP_WRITE_STALL_SECONDS) */
+  writeStallMs?: number
 }
 
 export interface HttpServer {
@@ -52,9 +66,35 @@ const REQUEST_TIMEOUT_MS = 10_000
 const VIEW_TIMEOUT_MS = 5_000
 const ADMIN_TIMEOUT_MS = 120_000
 const CONNECTIONS_MAX = 1_000
+/** HTTP_VIEWS_IN_FLIGHT_MAX's default: the embedded database has one connection, shared with the share flush. */
+const VIEWS_IN_FLIGHT_MAX = 8
+/** Long enough that a flood of /health costs one probe round a second; short enough to stay live. */
+const VIEW_CACHE_MS = 1_000
+/** Browsers do not pipeline; a client that does gets this many requests in the queue. */
+const PIPELINE_DEPTH_MAX = 8
+/** HTTP_WRITE_STALL_SECONDS's default, in ms. */
+const WRITE_STALL_MS = 30_000
 const HEADER_BYTES_MAX = 16 * 1024
 const HEADERS_COUNT_MAX = 64
 const KEEP_ALIVE_MS = 5_000
+const RETRY_AFTER = { 'retry-after': '1' }
+
+/**
+ * Admin failures by PoolError code: the status, and what the operator needs to
+ * know beyond the message. Other codes: 503 when transient, else 500. The
+ * message is scrubbed like the logs; the answer goes to the token holder only.
+ */
+const ADMIN_FAILURES: Partial<Record<ErrorCode, { status: number; hint?: string }>> = {
+  [ErrorCode.FUNDING_FAILED]: { status: 502, hint: 'the accounts are stored and the next start retries funding them; a retry now creates new ones' },
+  [ErrorCode.TX_FAILED]: { status: 502 },
+  [ErrorCode.TX_REJECTED]: { status: 502 },
+  [ErrorCode.SIMULATION_FAILED]: { status: 502 },
+  [ErrorCode.CONTRACT_ERROR]: { status: 502 },
+}
+/** Said of an admin operation still running when its answer (202) goes out. */
+const RUNNING_HINTS: Partial<Record<string, string>> = {
+  'POST /api/farmers': 'GET /api/farmers lists the accounts stored so far',
+}
 
 const JSON_TYPE = 'application/json; charset=utf-8'
 
@@ -72,7 +112,7 @@ const HANDLERS: Record<string, Handler> = {
 
 /** Thrown inside the server for answers decided before a handler runs. */
 class HttpFailure extends Error {
-  constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}) {
+  constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}, readonly code?: string) {
     super(message)
   }
 }
@@ -84,10 +124,20 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     viewTimeoutMs: VIEW_TIMEOUT_MS,
     adminTimeoutMs: ADMIN_TIMEOUT_MS,
     connectionsMax: CONNECTIONS_MAX,
+    viewsInFlightMax: VIEWS_IN_FLIGHT_MAX,
+    viewCacheMs: VIEW_CACHE_MS,
+    pipelineDepthMax: PIPELINE_DEPTH_MAX,
+    writeStallMs: WRITE_STALL_MS,
     stakePercentDefault: 0,
     ...opts,
   }
   const gate = adminGate(o.adminToken)
+  const cap = new InFlightCap(o.viewsInFlightMax, () => new HttpFailure(503, `busy: ${o.viewsInFlightMax} API requests are being answered (HTTP_VIEWS_IN_FLIGHT_MAX); retry shortly`, RETRY_AFTER, ErrorCode.BUSY))
+  const view = boundedView(o.view, cap, o.viewCacheMs)
+  const statusData = coalesced(() => Promise.all([view.pool(), cap.run(() => o.view.blocks(STATUS_BLOCKS))]), o.viewCacheMs)
+  const pipeline = new PipelineQueues(o.pipelineDepthMax)
+  /** the admin operation running (they run one at a time), until it really ends */
+  let adminRunning: { what: string; startedMs: number } | undefined
   const server = http.createServer({
     maxHeaderSize: HEADER_BYTES_MAX,
     requestTimeout: o.requestTimeoutMs,
@@ -98,23 +148,33 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   server.maxHeadersCount = HEADERS_COUNT_MAX
   server.maxConnections = o.connectionsMax
   server.keepAliveTimeout = KEEP_ALIVE_MS
+  const stopStallWatch = watchWriteStalls(server, o.writeStallMs, (socket) => o.logger.debug({ remote: socket.remoteAddress }, 'http: answers not read: connection closed'))
   server.on('request', (req, res) => {
     const started = process.hrtime.bigint()
     let route: HttpRoute = 'unmatched'
-    handle(req, res, (r) => (route = r))
-      .catch((err: unknown) => fail(res, err))
-      .finally(() => {
-        const seconds = Number(process.hrtime.bigint() - started) / 1e9
-        o.metrics.httpRequestsTotal.labels(route, String(res.statusCode)).inc()
-        o.metrics.httpRequestSeconds.labels(route).observe(seconds)
-      })
+    const count = (): void => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9
+      o.metrics.httpRequestsTotal.labels(route, String(res.statusCode)).inc()
+      o.metrics.httpRequestSeconds.labels(route).observe(seconds)
+    }
+    const serve = (): Promise<void> => handle(req, res, (r) => (route = r)).catch((err: unknown) => fail(res, err)).finally(count)
+    if (pipeline.run(req.socket, serve)) return
+    // node:http parses every pipelined request at once: past the bound, answer busy and end the connection after this answer.
+    route = routeLabel(req)
+    res.setHeader('connection', 'close')
+    fail(res, new HttpFailure(503, `busy: more than ${o.pipelineDepthMax} requests pipelined on one connection; send one at a time`, RETRY_AFTER, ErrorCode.BUSY))
+    count()
   })
   server.on('clientError', (err, socket) => {
     // Malformed request line/headers, header overflow, request timeout: answer if we still can.
     const code = (err as NodeJS.ErrnoException).code
-    const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
-    if (socket.writable) socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
-    else socket.destroy()
+    const [status, message] =
+      code === 'HPE_HEADER_OVERFLOW' ? [431, `request headers larger than ${HEADER_BYTES_MAX} bytes`]
+      : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, `request not received within ${o.requestTimeoutMs} ms`]
+      : [400, 'malformed HTTP request']
+    if (!socket.writable) return void socket.destroy()
+    const body = stringify({ error: message })
+    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
   })
 
   async function handle(req: IncomingMessage, res: ServerResponse, setRoute: (r: HttpRoute) => void): Promise<void> {
@@ -132,14 +192,69 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
       throw new HttpFailure(405, `method ${String(req.method).slice(0, 16)} not allowed`, { allow: [...m.allow, ...(m.allow.includes('GET') ? ['HEAD'] : [])].join(', ') })
     }
     setRoute(m.route.pattern)
-    if (m.route.admin) checkAdmin(req)
+    if (m.route.admin) return runAdmin(req, res, m.route, context(url, m.params))
     if (m.route.pattern === '/metrics') return sendMetrics(req, res)
-    if (m.route.pattern === '/') return sendStatusPage(req, res, m.route)
-    const body = m.route.method === 'POST' ? await readJsonBody(req, o.bodyBytesMax) : undefined
-    const handler = HANDLERS[`${m.route.method} ${m.route.pattern}`]!
-    const ctx: h.HandlerContext = { view: o.view, query: url.searchParams, params: m.params, body, stakePercentDefault: o.stakePercentDefault }
-    const reply = await withTimeout(handler(ctx), m.route.admin ? o.adminTimeoutMs : o.viewTimeoutMs, m.route)
+    if (m.route.pattern === '/') return sendStatusPage(req, res)
+    const reply = await within(HANDLERS[`${m.route.method} ${m.route.pattern}`]!(context(url, m.params)), o.viewTimeoutMs)
+    if (reply === TIMED_OUT) throw timedOut(m.route, o.viewTimeoutMs)
     sendJson(req, res, reply.status, reply.body)
+  }
+
+  function context(url: URL, params: Record<string, string>): h.HandlerContext {
+    return { view, query: url.searchParams, params, body: undefined, stakePercentDefault: o.stakePercentDefault }
+  }
+
+  /**
+   * One admin operation at a time: a second one (a retry of a farmer creation
+   * whose answer timed out, say) would run beside it and, for POST /api/farmers,
+   * create another batch. The turn is held until the operation really ends.
+   */
+  async function runAdmin(req: IncomingMessage, res: ServerResponse, route: Route, ctx: h.HandlerContext): Promise<void> {
+    checkAdmin(req)
+    const what = `${route.method} ${route.pattern}`
+    if (adminRunning !== undefined) {
+      const seconds = Math.round((Date.now() - adminRunning.startedMs) / 1000)
+      throw new HttpFailure(409, `${adminRunning.what} is still running (for ${seconds} s); admin operations run one at a time`)
+    }
+    const turn = { what, startedMs: Date.now() }
+    adminRunning = turn
+    let op: Promise<h.Reply>
+    try {
+      op = HANDLERS[what]!({ ...ctx, body: await readJsonBody(req, o.bodyBytesMax) })
+    } catch (err) {
+      adminRunning = undefined
+      throw err
+    }
+    const release = (): void => {
+      if (adminRunning === turn) adminRunning = undefined
+    }
+    op.then(release, release)
+    let reply: h.Reply | typeof TIMED_OUT
+    try {
+      reply = await within(op, o.adminTimeoutMs)
+    } catch (err) {
+      throw adminFailure(what, err)
+    }
+    if (reply !== TIMED_OUT) return sendJson(req, res, reply.status, reply.body)
+    op.then(
+      () => o.logger.info({ what, seconds: Math.round((Date.now() - turn.startedMs) / 1000) }, 'http: admin operation finished after its answer timed out'),
+      (err: unknown) => o.logger.warn({ err, what }, 'http: admin operation failed after its answer timed out'),
+    )
+    const hint = RUNNING_HINTS[what]
+    sendJson(req, res, 202, {
+      status: 'running',
+      message: `${what} is still running after ${o.adminTimeoutMs} ms and goes on; admin requests answer 409 until it ends and the log reports how it ended${hint ? `; ${hint}` : ''}`,
+    })
+  }
+
+  /** An admin operation's PoolError as the operator should see it: its code and scrubbed message. A bug stays "internal error". */
+  function adminFailure(what: string, err: unknown): unknown {
+    if (!isPoolError(err) || err.code === ErrorCode.ARGUMENT_INVALID || err.code === ErrorCode.NOT_FOUND) return err
+    o.logger.warn({ err, what }, 'http: admin operation failed')
+    const known = ADMIN_FAILURES[err.code]
+    const status = known?.status ?? (isBusy(err) ? 503 : 500)
+    const hint = known?.hint ? ` (${known.hint})` : ''
+    return new HttpFailure(status, `${what} failed: ${scrubString(err.message)}${hint}`, status === 503 ? RETRY_AFTER : {}, err.code)
   }
 
   function checkAdmin(req: IncomingMessage): void {
@@ -148,8 +263,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     if (d === 'unauthorized') throw new HttpFailure(401, 'admin API needs Authorization: Bearer <ADMIN_TOKEN>', { 'www-authenticate': 'Bearer realm="kale-pool admin"' })
   }
 
-  async function sendStatusPage(req: IncomingMessage, res: ServerResponse, route: Route): Promise<void> {
-    const [pool, blocks] = await withTimeout(Promise.all([o.view.pool(), o.view.blocks(STATUS_BLOCKS)]), o.viewTimeoutMs, route)
+  async function sendStatusPage(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const data = await within(statusData(), o.viewTimeoutMs)
+    if (data === TIMED_OUT) throw timedOut({ pattern: '/' }, o.viewTimeoutMs)
+    const [pool, blocks] = data
     res.setHeader('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'")
     send(req, res, 200, 'text/html; charset=utf-8', renderStatusPage(pool, blocks))
   }
@@ -169,12 +286,13 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
       for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v)
       // After a refused body the connection is not reusable: close it.
       if (err.status === 413) res.setHeader('connection', 'close')
-      return sendJson(req, res, err.status, { error: err.message })
+      return sendJson(req, res, err.status, err.code === undefined ? { error: err.message } : { error: err.message, code: err.code })
     }
     if (isPoolError(err, ErrorCode.ARGUMENT_INVALID)) return sendJson(req, res, 400, { error: err.message })
     if (isPoolError(err, ErrorCode.NOT_FOUND)) return sendJson(req, res, 404, { error: err.message })
-    if (isPoolError(err) && (err.transient || err.code === ErrorCode.BUSY)) {
+    if (isPoolError(err) && isBusy(err)) {
       o.logger.warn({ err, url: req.url }, 'http: pool part unavailable')
+      res.setHeader('retry-after', RETRY_AFTER['retry-after'])
       return sendJson(req, res, 503, { error: 'temporarily unavailable', code: err.code })
     }
     o.logger.error({ err, url: req.url }, 'http: request failed')
@@ -196,21 +314,29 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     port,
     close: () =>
       new Promise<void>((resolve) => {
+        stopStallWatch()
         server.close(() => resolve())
         server.closeAllConnections()
       }),
   }
 }
 
-async function withTimeout<T>(p: Promise<T>, ms: number, route: Route): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new HttpFailure(503, `${route.pattern} timed out after ${ms} ms`)), ms)
-  })
+/** The view call goes on (and keeps its slot under HTTP_VIEWS_IN_FLIGHT_MAX); the client is told to come back. */
+function timedOut(route: Pick<Route, 'pattern'>, ms: number): HttpFailure {
+  return new HttpFailure(503, `${route.pattern} timed out after ${ms} ms`, RETRY_AFTER)
+}
+
+function isBusy(err: PoolError): boolean {
+  return err.transient || err.code === ErrorCode.BUSY
+}
+
+/** The route label of a request answered before it is handled (never the raw path). */
+function routeLabel(req: IncomingMessage): HttpRoute {
   try {
-    return await Promise.race([p, timeout])
-  } finally {
-    clearTimeout(timer)
+    const m = matchRoute(req.method ?? 'GET', new URL(req.url ?? '/', 'http://localhost').pathname)
+    return m.kind === 'match' ? m.route.pattern : m.kind === 'method' ? m.pattern : 'unmatched'
+  } catch {
+    return 'unmatched'
   }
 }
 

@@ -14,9 +14,38 @@ export type PailStage = (typeof PAIL_STAGES)[number]
 export const HTTP_ROUTES = ['/', '/metrics', '/health', '/api/pool', '/api/blocks', '/api/miners/:address', '/api/farmers', '/api/farmers/:key/disable', '/api/payouts/run', 'unmatched'] as const
 export type HttpRoute = (typeof HTTP_ROUTES)[number]
 
+/**
+ * The current block's age on this process's clock: its ledger age when the
+ * watcher first saw it (the latest ledger's close time minus the block's
+ * timestamp) plus the local seconds since. Not wall clock minus ledger time: a
+ * devnet resumed from saved state lags the wall clock by its downtime, and
+ * every fresh block looked ancient (/health failed for good).
+ */
+export class BlockAgeClock {
+  private index = 0
+  private seenAtMs = 0
+  private ageAtSightSeconds = 0
+
+  /** Block `index`, opened at ledger time `openedSeconds`, seen when the latest ledger closed at `closeSeconds`. */
+  seen(index: number, openedSeconds: number, closeSeconds: number, nowMs = Date.now()): void {
+    if (index === this.index) return
+    this.index = index
+    this.seenAtMs = nowMs
+    this.ageAtSightSeconds = closeSeconds > 0 ? Math.max(0, closeSeconds - openedSeconds) : 0
+  }
+
+  /** Seconds; a block never reported through seen() falls back to wall clock minus `openedSeconds`. */
+  seconds(index: number, openedSeconds: number, nowMs = Date.now()): number {
+    if (index > 0 && index === this.index) return this.ageAtSightSeconds + Math.max(0, nowMs - this.seenAtMs) / 1000
+    return openedSeconds > 0 ? Math.max(0, nowMs / 1000 - openedSeconds) : 0
+  }
+}
+
 export function createMetrics(registry = new Registry()) {
   const r = [registry]
-  const blockOpenedSeconds = new Gauge({ name: 'kale_pool_block_opened_seconds', help: 'Ledger time (unix seconds) the current block opened; time() - this = block age', registers: r })
+  const blockIndex = new Gauge({ name: 'kale_pool_block_index', help: 'Current KALE block index', registers: r })
+  const blockOpenedSeconds = new Gauge({ name: 'kale_pool_block_opened_seconds', help: 'Ledger time (unix seconds) the current block opened (kale_pool_block_age_seconds is its age on this process clock)', registers: r })
+  const blockAge = new BlockAgeClock()
   const m = {
     registry,
     // stratum
@@ -34,17 +63,20 @@ export function createMetrics(registry = new Registry()) {
     verifyBatchShares: new Histogram({ name: 'kale_pool_verify_batch_shares', help: 'Shares per verification task', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 1024], registers: r }),
     notifySeconds: new Histogram({ name: 'kale_pool_notify_seconds', help: 'Time to write one job notify to every session', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1], registers: r }),
     // chain
-    blockIndex: new Gauge({ name: 'kale_pool_block_index', help: 'Current KALE block index', registers: r }),
+    blockIndex,
     blockOpenedSeconds,
-    // Computed at scrape time from blockOpenedSeconds, so nobody has to tick it.
-    // Wall clock minus ledger time: on a fast devnet clock it understates the age.
+    /** fed by the integration when the watcher sees a block; read by the gauge below and /health */
+    blockAge,
+    // Computed at scrape time, so nobody has to tick it. On a fast devnet clock
+    // the local seconds since the sighting understate the ledger-time age.
     blockAgeSeconds: new Gauge({
       name: 'kale_pool_block_age_seconds',
-      help: 'Seconds since the current block opened (wall clock minus its ledger timestamp; 0 before the first block)',
+      help: 'Seconds since the current block opened: its ledger age when first seen plus the local time since (0 before the first block)',
       registers: r,
       async collect() {
+        const index = (await blockIndex.get()).values[0]?.value ?? 0
         const opened = (await blockOpenedSeconds.get()).values[0]?.value ?? 0
-        this.set(opened > 0 ? Math.max(0, Date.now() / 1000 - opened) : 0)
+        this.set(blockAge.seconds(index, opened))
       },
     }),
     pailsTotal: new Counter({ name: 'kale_pool_pails_total', help: 'Pails by stage', labelNames: ['stage'] as const, registers: r }),

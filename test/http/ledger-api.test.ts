@@ -55,7 +55,8 @@ beforeAll(async () => {
     probes: { rpc: async () => {}, database: async () => void (await db.sql`SELECT 1`), stratumListening: () => true },
     metrics, poolFeePercent: 1, payoutScheme: 'prop', pplnsBlocks: 8, payoutThresholdKale: 100,
   })
-  http = await startHttpServer({ host: '127.0.0.1', port: 0, view, metrics, logger: silentLogger(), adminToken: TOKEN })
+  // No cache: these tests read back what they just wrote.
+  http = await startHttpServer({ host: '127.0.0.1', port: 0, view, metrics, logger: silentLogger(), adminToken: TOKEN, viewCacheMs: 0 })
 })
 afterAll(async () => {
   await http?.close()

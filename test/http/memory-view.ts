@@ -34,14 +34,28 @@ export class MemoryView implements PoolView {
   }
   farmersValue: FarmerRow[] = [{ publicKey: MINER, status: 'active', stakePercent: 0, lastBlockWorked: 250, zeros: 9 }]
   calls: string[] = []
+  /** calls started and not yet settled, and the most at once since the last reset */
+  inFlight = 0
+  inFlightPeak = 0
   delayMs = 0
   throwOn: string | null = null
   error: unknown = new Error('boom postgres://pool:hunter2@db/x')
 
   private async step(name: string): Promise<void> {
     this.calls.push(name)
-    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs))
-    if (this.throwOn === name) throw this.error
+    this.inFlight++
+    this.inFlightPeak = Math.max(this.inFlightPeak, this.inFlight)
+    try {
+      if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs))
+      if (this.throwOn === name) throw this.error
+    } finally {
+      this.inFlight--
+    }
+  }
+
+  /** Resolves once no call is running (a timed-out call goes on after its answer). */
+  async settled(): Promise<void> {
+    while (this.inFlight > 0) await new Promise((r) => setTimeout(r, 10))
   }
   async health(): Promise<Health> {
     await this.step('health')

@@ -80,6 +80,43 @@ describe('PoolView health', () => {
     expect(r.body.block.reason).toMatch(/block 5 is 1000 s old/)
   })
 
+  it('a devnet resumed from saved state (ledger time 3 days behind the wall clock): a block just seen is fresh, not stuck', async () => {
+    const { view, metrics } = setup()
+    const opened = NOW / 1000 - 3 * 86_400
+    metrics.blockIndex.set(77)
+    metrics.blockOpenedSeconds.set(opened)
+    // The watcher saw it 5 s ago, when the latest ledger closed 40 s of ledger time after it opened.
+    metrics.blockAge.seen(77, opened, opened + 40, NOW - 5_000)
+    const r = await health(view, metrics)
+    expect(r.status).toBe(200)
+    expect(r.body.block).toEqual({ ok: true, index: 77, openedAt: opened, ageSeconds: 45 })
+  })
+
+  it('block age grows on the local clock even when no ledger closes: a stalled chain still fails health', async () => {
+    const { view, metrics } = setup()
+    const opened = NOW / 1000 - 3 * 86_400
+    metrics.blockIndex.set(5)
+    metrics.blockOpenedSeconds.set(opened)
+    metrics.blockAge.seen(5, opened, opened + 100, NOW - 850_000)
+    const r = await health(view, metrics)
+    expect(r.status).toBe(503)
+    expect(r.body.failing).toEqual(['block'])
+    expect(r.body.block.reason).toBe('block 5 is 950 s old (max 900)')
+  })
+
+  it('kale_pool_block_age_seconds counts from the sighting too, not wall clock minus ledger time', async () => {
+    const { view, metrics } = setup()
+    const opened = Date.now() / 1000 - 3 * 86_400
+    metrics.blockIndex.set(9)
+    metrics.blockOpenedSeconds.set(opened)
+    metrics.blockAge.seen(9, opened, opened + 30)
+    server = await startHttpServer({ host: '127.0.0.1', port: 0, view, metrics, logger: silentLogger() })
+    const text = await (await fetch(`${server.url}/metrics`)).text()
+    const age = Number(/^kale_pool_block_age_seconds (\S+)$/m.exec(text)?.[1])
+    expect(age).toBeGreaterThanOrEqual(30)
+    expect(age).toBeLessThan(90)
+  })
+
   it('a database error message carrying a URL password is not served', async () => {
     const { view, metrics } = setup({ database: async () => { throw new PoolError(ErrorCode.DATABASE_UNAVAILABLE, 'connection refused: postgres://pool:s3cret-pw@db/kale') } })
     metrics.blockIndex.set(5)

@@ -1,6 +1,6 @@
 // The HTTP server over real sockets on port 0: every route with good and bad
 // input, admin authorization, limits (body, timeouts), content types.
-import { describe, it, expect, beforeAll, afterAll, beforeEach } from 'vitest'
+import { describe, it, expect, beforeAll, afterAll, beforeEach, afterEach } from 'vitest'
 import net from 'node:net'
 import { startHttpServer, type HttpServer } from '../../src/http/server.js'
 import { createMetrics } from '../../src/metrics/metrics.js'
@@ -20,9 +20,12 @@ let metrics: ReturnType<typeof createMetrics>
 beforeAll(async () => {
   view = new MemoryView()
   metrics = createMetrics()
-  server = await startHttpServer({ host: '127.0.0.1', port: 0, view, metrics, logger: silentLogger(), adminToken: TOKEN, viewTimeoutMs: 300, stakePercentDefault: 5 })
+  // No cache: these tests change the view between requests (coalescing is tested in overload.test.ts).
+  server = await startHttpServer({ host: '127.0.0.1', port: 0, view, metrics, logger: silentLogger(), adminToken: TOKEN, viewTimeoutMs: 300, viewCacheMs: 0, stakePercentDefault: 5 })
 })
 afterAll(() => server.close())
+// A call whose answer timed out goes on; the next test must not share it.
+afterEach(() => view.settled())
 beforeEach(() => {
   view.calls = []
   view.delayMs = 0
@@ -385,10 +388,22 @@ describe('limits and failures', () => {
         setTimeout(() => sock.destroy(), 5000)
       })
       expect(out).toMatch(/^HTTP\/1\.1 408/)
+      expect(out).toMatch(/\r\n\r\n\{"error":"request not received within 400 ms"\}$/)
       expect(Date.now() - t0).toBeLessThan(2000)
     } finally {
       await s.close()
     }
+  })
+
+  it('a request refused before it is parsed (400 malformed, 431 headers too big) still gets a JSON {error} body', async () => {
+    const body = (out: string) => JSON.parse(out.slice(out.indexOf('\r\n\r\n') + 4))
+    const garbage = await raw(Buffer.from([0, 1, 2, 255, 13, 10, 13, 10]))
+    expect(garbage).toMatch(/^HTTP\/1\.1 400 /)
+    expect(garbage).toMatch(/\r\ncontent-type: application\/json; charset=utf-8\r\n/i)
+    expect(body(garbage)).toEqual({ error: 'malformed HTTP request' })
+    const big = await raw(`GET /api/pool HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)
+    expect(big).toMatch(/^HTTP\/1\.1 431 /)
+    expect(body(big)).toEqual({ error: 'request headers larger than 16384 bytes' })
   })
 
   it('headers over 16 KiB → 431', async () => {
