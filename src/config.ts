@@ -1,6 +1,7 @@
 // The one reader of process.env. Every variable is declared once in SPEC with its
 // default, its allowed range and a line of documentation (the README's table is
 // checked against this list by test/config.test.ts).
+import { isIP } from 'node:net'
 import { PoolError, ErrorCode } from './errors.js'
 
 type Kind =
@@ -54,6 +55,12 @@ function parsablePostgresUrl(v: string): boolean {
   return m !== null && m[2]!.split(',').every((host) => parsableUrl(m[1]! + host + m[3]!))
 }
 
+/** An address to bind: an IP literal or a host name (a typo fails here, not as ENOTFOUND at listen). */
+const HOST: StrExtra = {
+  valid: (v) => isIP(v) !== 0 || /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(v),
+  hint: 'an IP address or a host name',
+}
+
 /** Every environment variable kale-pool reads. Order = README order. */
 export const SPEC = {
   // network and chain
@@ -75,7 +82,7 @@ export const SPEC = {
   MASTER_KEY_FILE: str(undefined, 'File holding MASTER_KEY (on devnet generated in DATA_DIR if absent).'),
   DATA_DIR: str('./data', 'Where the embedded database, devnet state and the lock file live.'),
   // stratum
-  STRATUM_HOST: str('0.0.0.0', 'Address the stratum server binds.'),
+  STRATUM_HOST: str('0.0.0.0', 'Address the stratum server binds.', HOST),
   STRATUM_PORT: int(0, PORT_MAX, 3333, 'Stratum TCP port (0 = any free port).'),
   STRATUM_TLS_PORT: int(0, PORT_MAX, undefined, 'Optional stratum-over-TLS port (needs TLS_CERT_FILE and TLS_KEY_FILE).'),
   TLS_CERT_FILE: str(undefined, 'PEM certificate for STRATUM_TLS_PORT.'),
@@ -118,11 +125,11 @@ export const SPEC = {
   PAYOUT_INTERVAL_SECONDS: int(1, HOURS_24_SECONDS * 7, 3600, 'How often payouts run.'),
   PAYOUT_THRESHOLD_KALE: num(0.0000001, KALE_IN_INT8_MAX, 100, 'Pay a miner once its balance reaches this many KALE.'),
   // http and logs
-  HTTP_HOST: str('0.0.0.0', 'Address the HTTP server (metrics, API) binds.'),
+  HTTP_HOST: str('0.0.0.0', 'Address the HTTP server (metrics, API) binds.', HOST),
   HTTP_PORT: int(0, PORT_MAX, 8080, 'HTTP port for /metrics, /health and /api (0 = any free port).'),
   HTTP_VIEWS_IN_FLIGHT_MAX: int(1, 10_000, 8, 'API requests reading the database or probing the RPC at once, at most; more answer 503 with Retry-After.'),
   HTTP_WRITE_STALL_SECONDS: int(1, 3600, 30, 'Close an HTTP connection whose answers have not been read (drained) for this long.'),
-  ADMIN_TOKEN: str(undefined, 'Bearer token of the admin API; unset disables it.', { pattern: /^\S{16,}$/, hint: 'at least 16 non-space characters', secret: true }),
+  ADMIN_TOKEN: str(undefined, 'Bearer token of the admin API; unset disables it.', { pattern: /^[\x21-\x7e]{16,}$/, hint: 'at least 16 printable ASCII characters, no spaces (HTTP headers carry no other)', secret: true }),
   LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info', 'pino log level.'),
 } as const satisfies Record<string, Spec>
 
@@ -187,8 +194,23 @@ function crossCheck(c: Record<string, unknown>): Record<string, unknown> {
     fail('STRATUM_TLS_PORT needs TLS_CERT_FILE and TLS_KEY_FILE')
   }
   if (c.kaleNetwork !== 'devnet' && c.stellarRpcUrl === undefined) fail(`STELLAR_RPC_URL must be set when KALE_NETWORK is ${String(c.kaleNetwork)}`)
-  if (c.kaleNetwork === 'mainnet' && c.masterKey === undefined && c.masterKeyFile === undefined) {
-    fail('MASTER_KEY or MASTER_KEY_FILE must be set when KALE_NETWORK is mainnet')
+  if (c.kaleNetwork !== 'devnet' && c.masterKey === undefined && c.masterKeyFile === undefined) {
+    fail(`MASTER_KEY or MASTER_KEY_FILE must be set when KALE_NETWORK is ${String(c.kaleNetwork)}`)
+  }
+  // Which one is used must not be a surprise (MASTER_KEY would win silently, even over a missing file).
+  if (c.masterKey !== undefined && c.masterKeyFile !== undefined) fail('set one of MASTER_KEY and MASTER_KEY_FILE, not both')
+  // The embedded database (PGlite) does not sync its files to disk: a power loss
+  // or OS crash can drop committed rows, and a lost payout debit pays twice.
+  if (c.kaleNetwork === 'mainnet' && c.databaseUrl === undefined) {
+    fail('DATABASE_URL must be set when KALE_NETWORK is mainnet: the embedded database does not sync to disk, and a crash of the machine could lose payout records')
+  }
+  const ids = 256 ** (c.extranonce1Bytes as number)
+  if ((c.sessionsMax as number) > ids) fail(`SESSIONS_MAX must be <= ${ids}: EXTRANONCE1_BYTES=${String(c.extranonce1Bytes)} gives each session one of ${ids} extranonce1 values`)
+  // A session finding one share per VARDIFF_TARGET_SECONDS goes that long without
+  // one with probability e^-k over k targets: closing it as idle before 5 targets
+  // would drop working miners (e^-5 ≈ 0.7 % of windows; at 1 target, 37 %).
+  if ((c.sessionIdleSeconds as number) < 5 * (c.vardiffTargetSeconds as number)) {
+    fail('SESSION_IDLE_SECONDS must be >= 5 × VARDIFF_TARGET_SECONDS: sessions would be closed as idle while mining at the target rate')
   }
   if (c.kaleNetwork === 'mainnet' && (c.farmers as number) > 0 && c.fundingSecret === undefined) {
     fail('FUNDING_SECRET must be set when KALE_NETWORK is mainnet and FARMERS > 0')

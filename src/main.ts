@@ -5,7 +5,7 @@
 import path from 'node:path'
 import type { Config } from './config.js'
 import { PoolError, ErrorCode } from './errors.js'
-import type { Logger } from './log.js'
+import { registerSecrets, type Logger } from './log.js'
 import { metrics as defaultMetrics, type Metrics } from './metrics/metrics.js'
 import { lockDataDir, type DataDirLock } from './lockfile.js'
 import { openDb, type Db } from './ledger/db.js'
@@ -85,6 +85,8 @@ export async function startPool(config: Config, o: StartOptions): Promise<PoolHa
     }
     const net = await resolveNetwork({ kaleNetwork: config.kaleNetwork, rpcUrl, timeoutMs: config.rpcTimeoutMs })
     const masterKey = loadMasterKey({ kaleNetwork: config.kaleNetwork, masterKey: config.masterKey, masterKeyFile: config.masterKeyFile, dataDir: config.dataDir })
+    // Read from a file (or generated on the devnet) it is not among the config's secrets: the logs scrub it too.
+    registerSecrets([masterKey.toString('hex')])
     // Chain records are written behind: a database outage never stalls the block cycle.
     const store = new WriteBehindChainStore(new PgChainStore(db.sql), { log })
     cleanup.push(async () => {
@@ -99,7 +101,10 @@ export async function startPool(config: Config, o: StartOptions): Promise<PoolHa
     const shares = new ShareBuffer({ sql: db.sql, flushMs: config.shareFlushMs, rowsMax: config.shareBufferRowsMax, log, metrics: m })
     shares.start()
     cleanup.push(async () => {
-      await shares.stop(SHARE_DRAIN_MS)
+      if (!(await shares.stop(SHARE_DRAIN_MS))) {
+        // The database stayed away through the drain: these shares are not credited.
+        log.error({ rows: shares.bufferedRows }, 'stopped with share rows the database never took: their shares are lost')
+      }
     })
     const stratum = new StratumServer({ ...config, tickMs: o.tickMs }, { verifier, shares, logger: log, metrics: m })
     cleanup.push(() => stratum.close())

@@ -9,6 +9,7 @@ const MAINNET: Env = {
   STELLAR_RPC_URL: 'https://rpc.example.org',
   MASTER_KEY: 'ab'.repeat(32),
   FUNDING_SECRET: 'S' + 'A'.repeat(55),
+  DATABASE_URL: 'postgres://pool@db.example.org/kale',
 }
 
 function messageOf(env: Env): string {
@@ -75,7 +76,7 @@ describe('loadConfig', () => {
 
   it('FARMERS defaults to 4 on devnet and 0 elsewhere; an explicit value wins', () => {
     expect(loadConfig({}).farmers).toBe(4)
-    expect(loadConfig({ KALE_NETWORK: 'testnet', STELLAR_RPC_URL: 'https://x.example' }).farmers).toBe(0)
+    expect(loadConfig({ KALE_NETWORK: 'testnet', STELLAR_RPC_URL: 'https://x.example', MASTER_KEY_FILE: '/k' }).farmers).toBe(0)
     expect(loadConfig({ ...MAINNET, FUNDING_SECRET: undefined }).farmers).toBe(0)
     expect(loadConfig({ FARMERS: '0' }).farmers).toBe(0)
     expect(loadConfig({ FARMERS: '12' }).farmers).toBe(12)
@@ -97,7 +98,7 @@ describe('loadConfig', () => {
     expect(messageOf({ STELLAR_RPC_URL: 'ftp://x' })).toBe('STELLAR_RPC_URL must be an http(s) URL')
     expect(messageOf({ MASTER_KEY: 'zz' })).toBe('MASTER_KEY must be 64 hex digits')
     expect(messageOf({ DATABASE_URL: 'mysql://x' })).toBe('DATABASE_URL must be a postgres:// URL')
-    expect(messageOf({ ADMIN_TOKEN: 'short' })).toBe('ADMIN_TOKEN must be at least 16 non-space characters')
+    expect(messageOf({ ADMIN_TOKEN: 'short' })).toBe('ADMIN_TOKEN must be at least 16 printable ASCII characters, no spaces (HTTP headers carry no other)')
   })
 
   it('refuses URLs the URL parser or postgres.js would throw on later, without echoing a password', () => {
@@ -155,6 +156,36 @@ describe('loadConfig', () => {
     it('a master key on mainnet', () => {
       expect(messageOf({ ...MAINNET, MASTER_KEY: undefined })).toBe('MASTER_KEY or MASTER_KEY_FILE must be set when KALE_NETWORK is mainnet')
       expect(loadConfig({ ...MAINNET, MASTER_KEY: undefined, MASTER_KEY_FILE: '/etc/kale/key' }).masterKeyFile).toBe('/etc/kale/key')
+    })
+
+    // Regression (review): each of these was accepted and failed later, or behaved by surprise.
+    it('a master key off devnet, and only one source of it', () => {
+      expect(messageOf({ KALE_NETWORK: 'testnet', STELLAR_RPC_URL: 'https://x.example' })).toBe('MASTER_KEY or MASTER_KEY_FILE must be set when KALE_NETWORK is testnet')
+      expect(messageOf({ ...MAINNET, MASTER_KEY_FILE: '/nonexistent' })).toBe('set one of MASTER_KEY and MASTER_KEY_FILE, not both')
+    })
+
+    it('an external database on mainnet (the embedded one does not sync to disk)', () => {
+      expect(messageOf({ ...MAINNET, DATABASE_URL: undefined })).toMatch(/^DATABASE_URL must be set when KALE_NETWORK is mainnet: the embedded database does not sync to disk/)
+      expect(loadConfig({ KALE_NETWORK: 'testnet', STELLAR_RPC_URL: 'https://x.example', MASTER_KEY_FILE: '/k' }).databaseUrl).toBeUndefined()
+    })
+
+    it('SESSIONS_MAX within the extranonce1 values EXTRANONCE1_BYTES gives', () => {
+      expect(messageOf({ EXTRANONCE1_BYTES: '1' })).toBe('SESSIONS_MAX must be <= 256: EXTRANONCE1_BYTES=1 gives each session one of 256 extranonce1 values')
+      expect(loadConfig({ EXTRANONCE1_BYTES: '1', SESSIONS_MAX: '256' }).sessionsMax).toBe(256)
+      expect(messageOf({ EXTRANONCE1_BYTES: '2', SESSIONS_MAX: '65537' })).toMatch(/^SESSIONS_MAX must be <= 65536/)
+    })
+
+    it('SESSION_IDLE_SECONDS leaves a session at the vardiff target 5 targets to find a share', () => {
+      expect(messageOf({ VARDIFF_TARGET_SECONDS: '600' })).toBe('SESSION_IDLE_SECONDS must be >= 5 × VARDIFF_TARGET_SECONDS: sessions would be closed as idle while mining at the target rate')
+      expect(loadConfig({ VARDIFF_TARGET_SECONDS: '120' }).sessionIdleSeconds).toBe(600)
+    })
+
+    it('bind addresses are IPs or host names; the admin token is what a header can carry', () => {
+      expect(messageOf({ HTTP_HOST: 'not a host' })).toBe('HTTP_HOST must be an IP address or a host name')
+      expect(messageOf({ STRATUM_HOST: 'pool_.example' })).toBe('STRATUM_HOST must be an IP address or a host name')
+      expect(loadConfig({ HTTP_HOST: '::', STRATUM_HOST: 'pool.example.org' }).stratumHost).toBe('pool.example.org')
+      expect(loadConfig({ HTTP_HOST: 'localhost' }).httpHost).toBe('localhost')
+      expect(messageOf({ ADMIN_TOKEN: 'é'.repeat(20) })).toMatch(/^ADMIN_TOKEN must be at least 16 printable ASCII/)
     })
 
     it('a funding account on mainnet when farmers are wanted', () => {
