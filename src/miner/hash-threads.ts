@@ -16,7 +16,10 @@
 // so threads never overlap. setJob() reaches every thread within about one
 // kernel chunk (~20 ms). onShare receives every nonce whose hash meets the job's
 // difficulty, tagged with its jobId; shares of replaced jobs may still arrive
-// shortly after setJob (the caller decides if that job is still valid).
+// shortly after setJob (the caller decides if that job is still valid). A job
+// whose work (block, entropy, farmer key, extranonce1) a thread had before, under
+// any job id, continues that thread's scan where it stopped, so no nonce is found
+// twice (scan-memory.ts; cleanJobs forgets the works of other blocks).
 //
 // Workers run compiled JavaScript: from sources (vitest, tsx) the worker file is
 // the dist/ twin of this file's directory, so build (`npm run build`) first.
@@ -36,6 +39,8 @@ export interface HashJob {
   difficulty: number
   /** The pool's nonce prefix: 0..7 bytes as hex (empty = the whole 2^64 space). */
   extranonce1Hex: string
+  /** A new block (mining.notify's cleanJobs): the scan positions of other blocks' work are forgotten. */
+  cleanJobs?: boolean
 }
 
 export interface FoundShare {
@@ -147,12 +152,15 @@ export class HashThreads {
     const e1 = parseExtranonce1(job.extranonce1Hex)
     const template = preimage(job.index, 0n, job.entropy, job.farmerKey)
     const target = targetBytes(job.difficulty)
+    // The template is the work with nonce 0; with extranonce1 it fixes each thread's range.
+    const workKey = `${Buffer.from(template.buffer, template.byteOffset, template.byteLength).toString('hex')}:${Buffer.from(e1).toString('hex')}`
+    const clean = job.cleanJobs === true
     const gen = ++this.gen
     this.jobId = job.jobId
     this.exhausted = 0
     this.workers.forEach((w, t) => {
       const { start, end } = threadRange(e1, t, this.workers.length)
-      w.postMessage({ type: 'job', gen, jobId: job.jobId, template, target, start, end } satisfies WorkerJob)
+      w.postMessage({ type: 'job', gen, jobId: job.jobId, template, target, start, end, workKey, block: job.index, clean } satisfies WorkerJob)
     })
   }
 

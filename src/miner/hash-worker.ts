@@ -2,8 +2,10 @@
 // job in chunks inside the WebAssembly kernel; between chunks it yields to the
 // event loop, which is where a new job or `stop` arrives. Chunks are sized to
 // last about CHUNK_MS so a job switch takes effect within tens of milliseconds.
+// Work it is given again continues where it stopped (scan-memory.ts).
 import { parentPort, workerData } from 'node:worker_threads'
 import { NonceSearch } from '../kale/keccak-kernel.js'
+import { ScanMemory } from './scan-memory.js'
 
 export interface WorkerJob {
   type: 'job'
@@ -14,6 +16,11 @@ export interface WorkerJob {
   /** First nonce of this thread's range and the end (exclusive, at most 2^64). */
   start: bigint
   end: bigint
+  /** The work (block, entropy, farmer key, extranonce1): a job of the same work resumes this thread's scan of it. */
+  workKey: string
+  block: number
+  /** cleanJobs: the work of other blocks is void and forgotten. */
+  clean: boolean
 }
 export type ToWorker = WorkerJob | { type: 'idle' }
 export type FromWorker =
@@ -36,6 +43,7 @@ if (!port) throw new Error('hash-worker.js runs as a worker thread')
 const data = workerData as HashWorkerData
 const counters = new BigInt64Array(data.counters)
 const search = new NonceSearch()
+const memory = new ScanMemory()
 let job: WorkerJob | undefined
 let next = 0n
 // Start small: the first chunks run before the JIT's optimising tier and size the rest.
@@ -48,7 +56,7 @@ function step(): void {
   if (!j) return
   if (next >= j.end) {
     port!.postMessage({ type: 'exhausted', gen: j.gen, jobId: j.jobId } satisfies FromWorker)
-    job = undefined
+    leave()
     return
   }
   const left = j.end - next
@@ -64,6 +72,12 @@ function step(): void {
   schedule()
 }
 
+/** Stops the current job, remembering how far its work got. */
+function leave(): void {
+  if (job) memory.save(job.workKey, job.block, next)
+  job = undefined
+}
+
 function schedule(): void {
   if (scheduled) return
   scheduled = true
@@ -71,12 +85,10 @@ function schedule(): void {
 }
 
 port.on('message', (msg: ToWorker) => {
-  if (msg.type === 'idle') {
-    job = undefined
-    return
-  }
+  leave()
+  if (msg.type === 'idle') return
   job = msg
-  next = msg.start
+  next = memory.resume(msg.workKey, msg.block, msg.clean, msg.start)
   search.setWork(msg.template, msg.target)
   schedule()
 })

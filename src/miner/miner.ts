@@ -2,40 +2,63 @@
 // submitting what they find. Counts accepted/rejected shares; bounds submits in
 // flight so a too-low difficulty cannot flood the pool (extra finds are dropped
 // and counted, and vardiff raises the difficulty within one retarget).
-import { StratumClient, backoffMs, type ClientOptions, type JobNotice } from './client.js'
+import { StratumClient, backoffMs, isAuthorizeRefused, type ClientOptions, type JobNotice } from './client.js'
 import { HashThreads, type FoundShare } from './hash-threads.js'
 
 export const SUBMITS_IN_FLIGHT_MAX = 64
+/** Job ids kept worth submitting to: a block has a handful of jobs per session (the pool holds its 8 newest). */
+export const JOBS_LIVE_MAX = 16
 
 export interface MinerStats {
   hashes: number
   accepted: number
+  /** Shares the pool answered with an error (its verdict); by code in `rejects`. */
   rejected: number
+  /** Submits that got no answer (connection lost, timed out): the pool may or may not have judged them. */
+  lost: number
   dropped: number
   /** Reject counts by error code. */
   rejects: Record<number, number>
+}
+
+/**
+ * Notes a job in `live`, the jobs of the current block still worth submitting
+ * to (cleanJobs=true clears it). A re-sent id counts as the newest, so the job
+ * being mined is never the one evicted at JOBS_LIVE_MAX.
+ */
+export function noteJob(live: Set<string>, jobId: string, cleanJobs: boolean, jobsMax = JOBS_LIVE_MAX): void {
+  if (cleanJobs) live.clear()
+  live.delete(jobId)
+  live.add(jobId)
+  if (live.size > jobsMax) live.delete(live.values().next().value!)
 }
 
 export class Miner {
   readonly client: StratumClient
   private engine: HashThreads | undefined
   private inFlight = 0
-  /** Jobs of the current block still worth submitting (cleanJobs=true clears it). */
   private readonly live = new Set<string>()
   private stopped = false
   private wake: (() => void) | undefined
-  readonly stats: MinerStats = { hashes: 0, accepted: 0, rejected: 0, dropped: 0, rejects: {} }
+  readonly stats: MinerStats = { hashes: 0, accepted: 0, rejected: 0, lost: 0, dropped: 0, rejects: {} }
 
   constructor(private readonly opts: ClientOptions & { threads: number }) {
     this.client = new StratumClient(opts)
   }
 
+  /**
+   * Starts the hash threads and connects. Resolves once connected (or stopped);
+   * rejects when the threads cannot start or the pool refuses the username.
+   */
   async start(): Promise<void> {
-    this.engine = await HashThreads.start({
+    const engine = await HashThreads.start({
       threads: this.opts.threads,
       onShare: (s) => this.found(s),
       onError: (err) => this.client.emit('minerError', err),
     })
+    // stop() during the threads' start found no engine to stop.
+    if (this.stopped) return engine.stop()
+    this.engine = engine
     this.client.on('job', (j: JobNotice) => this.job(j))
     this.client.on('disconnect', () => {
       this.live.clear()
@@ -47,7 +70,8 @@ export class Miner {
   /**
    * The first connection is retried with backoff like any later one: a miner
    * started before its pool (or during a pool restart) waits for it instead of
-   * exiting. Emits 'connectFailed' (err, delayMs) on the client per attempt.
+   * exiting. Emits 'connectFailed' (err, delayMs) on the client per attempt. A
+   * refused username is not retried.
    */
   private async connectFirst(): Promise<void> {
     for (let attempt = 0; !this.stopped; attempt++) {
@@ -56,6 +80,7 @@ export class Miner {
         return
       } catch (err) {
         if (this.stopped) return
+        if (isAuthorizeRefused(err)) throw err
         const delay = backoffMs(attempt, this.opts.backoffMsMin ?? 500, this.opts.backoffMsMax ?? 30_000)
         this.client.emit('connectFailed', err, delay)
         await new Promise<void>((resolve) => {
@@ -71,11 +96,13 @@ export class Miner {
   }
 
   private job(j: JobNotice): void {
-    if (j.cleanJobs) this.live.clear()
-    this.live.add(j.jobId)
-    // Bounded: a block has a handful of jobs per session; keep the newest 16.
-    if (this.live.size > 16) this.live.delete(this.live.values().next().value!)
-    this.engine?.setJob(j)
+    noteJob(this.live, j.jobId, j.cleanJobs)
+    try {
+      this.engine?.setJob(j)
+    } catch (err) {
+      // The client checked the job; a throw here is the engine's (stopped) or a bug: reported, never thrown into the socket handler.
+      this.client.emit('minerError', err)
+    }
   }
 
   private found(s: FoundShare): void {
@@ -85,15 +112,14 @@ export class Miner {
       return
     }
     this.inFlight++
-    this.client.submit(s.jobId, s.nonceHex).then((r) => {
+    void this.client.submit(s.jobId, s.nonceHex).then((r) => {
       this.inFlight--
-      if (r.ok) this.stats.accepted++
+      if (r.status === 'accepted') this.stats.accepted++
+      else if (r.status === 'lost') this.stats.lost++
       else {
         this.stats.rejected++
         this.stats.rejects[r.code] = (this.stats.rejects[r.code] ?? 0) + 1
       }
-    }, () => {
-      this.inFlight--
     })
   }
 

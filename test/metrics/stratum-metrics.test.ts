@@ -88,10 +88,10 @@ describe('metrics follow the stratum server', () => {
 
       // Difficulty 1: every hash meets the target, so any fresh nonce is accepted.
       const e2 = (n: number) => j.extranonce1Hex + n.toString(16).padStart(16 - j.extranonce1Hex.length, '0')
-      for (let n = 0; n < 3; n++) expect(await client.submit(j.jobId, e2(n))).toEqual({ ok: true })
-      expect((await client.submit(j.jobId, e2(0))).ok).toBe(false) // duplicate
-      expect((await client.submit(j.jobId, 'zz')).ok).toBe(false) // malformed
-      expect((await client.submit('ffffffff', e2(9))).ok).toBe(false) // unknown job
+      for (let n = 0; n < 3; n++) expect(await client.submit(j.jobId, e2(n))).toEqual({ status: 'accepted' })
+      expect(await client.submit(j.jobId, e2(0))).toMatchObject({ status: 'rejected', code: 22 }) // duplicate
+      expect(await client.submit(j.jobId, 'zz')).toMatchObject({ status: 'rejected', code: 20 }) // malformed
+      expect(await client.submit('ffffffff', e2(9))).toMatchObject({ status: 'rejected', code: 21 }) // unknown job
 
       const after = await until((m) => m.get('kale_pool_shares_total{result="accepted"}') === 3)
       expect(after.get('kale_pool_shares_total{result="duplicate"}')).toBe(1)

@@ -72,7 +72,8 @@ describe('miner', () => {
       s.server.onBlock(blockEvent(4))
       s.server.onPlanted({ index: 4, farmers: [farmerAddress()] })
       const r = await exec('node', ['dist/cli.js', 'mine', '--url', `stratum+tcp://127.0.0.1:${s.port}`, '--user', `${PAYOUT}.cli`, '--password', 'd=65536', '--threads', '1', '--seconds', '2.5', '--report-seconds', '1'])
-      expect(r.stdout).toMatch(/hashrate \d+\.\d\d MH\/s accepted \d+ rejected 0/)
+      expect(r.stdout).toMatch(/hashrate \d+\.\d\d MH\/s accepted \d+ rejected 0 lost \d+/)
+      expect(r.stdout).toMatch(/stopped: accepted \d+ rejected 0 lost \d+\n$/)
       expect(s.sink.shares.some((x) => x.worker === 'cli')).toBe(true)
       const b = await exec('node', ['dist/cli.js', 'mine', '--benchmark', '--threads', '1', '--seconds', '0.5'])
       const j = JSON.parse(b.stdout.trim()) as { hashesPerSecond: number; threads: number }
