@@ -8,7 +8,7 @@ import { PoolError, ErrorCode } from './errors.js'
 import { registerSecrets, type Logger } from './log.js'
 import { metrics as defaultMetrics, type Metrics } from './metrics/metrics.js'
 import { lockDataDir, type DataDirLock } from './lockfile.js'
-import { openDb, type Db } from './ledger/db.js'
+import { openDb, holdPoolLock, type Db } from './ledger/db.js'
 import { migrate } from './ledger/migrate.js'
 import { ShareBuffer } from './ledger/shares.js'
 import { PgChainStore } from './ledger/chain-store.js'
@@ -72,6 +72,10 @@ export async function startPool(config: Config, o: StartOptions): Promise<PoolHa
 
     const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: config.databasePoolMax })
     cleanup.push(() => db.close())
+    if (config.databaseUrl !== undefined) {
+      const held = await holdPoolLock(db.sql)
+      cleanup.push(() => held.release())
+    }
     const applied = await migrate(db.sql)
     log.info({ database: db.where, applied }, 'database ready')
 

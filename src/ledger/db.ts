@@ -89,6 +89,42 @@ export async function openDb(o: DbOptions): Promise<Db> {
   return db
 }
 
+/** First half of the pool's advisory lock key ("kale"); the second is the schema's hash. */
+export const POOL_LOCK_KEY = 0x6b616c65
+
+/**
+ * One running pool per database schema. Two would both run the block cycle for
+ * the same farmer accounts (competing for their sequence numbers) and both run
+ * payouts; the DATA_DIR lock cannot see a second machine. A session-level
+ * advisory lock on a connection reserved for the pool's life: taken at start
+ * (a second pool fails fast, naming the cause), gone with the process. Only for
+ * a PostgreSQL server: the embedded database has one session for everyone, and
+ * DATA_DIR's lock guards it. (Should the connection drop, the lock goes with
+ * it: it is a guard against starting twice, not an election.)
+ */
+export async function holdPoolLock(sql: Sql): Promise<{ release(): Promise<void> }> {
+  const conn = await sql.reserve()
+  try {
+    const [r] = await conn<{ ok: boolean; schema: string }[]>`
+      SELECT pg_try_advisory_lock(${POOL_LOCK_KEY}, hashtext(current_schema())) AS ok, current_schema() AS schema`
+    if (!r!.ok) throw new PoolError(ErrorCode.LOCKED, `another kale-pool is running on this database (schema ${r!.schema}): stop it first; one pool per database`)
+  } catch (err) {
+    conn.release()
+    throw err instanceof PoolError ? err : unavailable(err)
+  }
+  return {
+    async release() {
+      try {
+        await conn`SELECT pg_advisory_unlock(${POOL_LOCK_KEY}, hashtext(current_schema()))`
+      } catch {
+        // the connection is gone, and the lock with it
+      } finally {
+        conn.release()
+      }
+    },
+  }
+}
+
 function openServer(o: DbOptions): Db {
   const url = o.databaseUrl!
   const sql = postgres(url, clientOptions(o, o.poolMax ?? 10)) as unknown as Sql

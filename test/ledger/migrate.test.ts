@@ -3,10 +3,10 @@ import { mkdtempSync, rmSync, existsSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { openDb } from '../../src/ledger/db.js'
+import { holdPoolLock, openDb } from '../../src/ledger/db.js'
 import { migrate, loadMigrations, sqlDir } from '../../src/ledger/migrate.js'
 import { isPoolError } from '../../src/errors.js'
-import { DATABASE_URL, openTestDb, urlOf, type TestDb } from './db.js'
+import { DATABASE_URL, openTestDb, uniqueSchema, urlOf, type TestDb } from './db.js'
 
 const CLI = new URL('../../dist/cli.js', import.meta.url).pathname
 
@@ -96,6 +96,36 @@ describe('migrations', () => {
     await expect(db.sql`DELETE FROM balance_entries`).rejects.toThrow(/append-only/)
     await expect(db.sql`INSERT INTO balance_entries (miner, amount_stroops, kind, cause) VALUES ('GA', 5, 'reward', 'reward:1:GA')`).rejects.toThrow(/duplicate|unique/i)
     await expect(db.sql`INSERT INTO balance_entries (miner, amount_stroops, kind, cause) VALUES ('GA', 5, 'payout', 'payout:1:GA')`).rejects.toThrow(/check/i)
+  })
+})
+
+// One running pool per database schema (holdPoolLock). A PostgreSQL server only:
+// the embedded database is one session for every connection (a lock taken twice
+// there is the same session's), and DATA_DIR's lock guards it; so this test runs
+// in the pass against DATABASE_URL (CI's second run of test/ledger).
+describe('one pool per database', () => {
+  if (DATABASE_URL) it('a second pool on the same schema is refused until the first releases; another schema is free', async () => {
+    const schema = uniqueSchema('lock')
+    const open = (s: string) => openDb({ databaseUrl: DATABASE_URL, dataDir: null, schema: s, poolMax: 2, connectTimeoutSeconds: 2 })
+    const a = await open(schema)
+    const b = await open(schema) // one after the other: CREATE SCHEMA IF NOT EXISTS races with itself
+    const c = await open(`${schema}_x`)
+    try {
+      const first = await holdPoolLock(a.sql)
+      const refused = await holdPoolLock(b.sql).then(() => undefined, (err: unknown) => err)
+      expect(isPoolError(refused, 'LOCKED')).toBe(true)
+      expect((refused as Error).message).toBe(`another kale-pool is running on this database (schema ${schema}): stop it first; one pool per database`)
+      const other = await holdPoolLock(c.sql) // another schema: another pool
+      await other.release()
+      // the refused attempt gave its connection back: the pool still answers
+      expect((await b.sql`SELECT 1 AS one`)[0]!.one).toBe(1)
+      await first.release()
+      const second = await holdPoolLock(b.sql)
+      await second.release()
+    } finally {
+      for (const [db, s] of [[a, schema], [c, `${schema}_x`]] as const) await db.sql.unsafe(`DROP SCHEMA IF EXISTS ${s} CASCADE`).catch(() => {})
+      await Promise.all([a.close(), b.close(), c.close()])
+    }
   })
 })
 
