@@ -73,7 +73,7 @@ export async function startPool(config: Config, o: StartOptions): Promise<PoolHa
     const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: config.databasePoolMax })
     cleanup.push(() => db.close())
     if (config.databaseUrl !== undefined) {
-      const held = await holdPoolLock(db.sql)
+      const held = await holdPoolLock({ databaseUrl: config.databaseUrl })
       cleanup.push(() => held.release())
     }
     const applied = await migrate(db.sql)

@@ -96,33 +96,29 @@ export const POOL_LOCK_KEY = 0x6b616c65
  * One running pool per database schema. Two would both run the block cycle for
  * the same farmer accounts (competing for their sequence numbers) and both run
  * payouts; the DATA_DIR lock cannot see a second machine. A session-level
- * advisory lock on a connection reserved for the pool's life: taken at start
- * (a second pool fails fast, naming the cause), gone with the process. Only for
- * a PostgreSQL server: the embedded database has one session for everyone, and
- * DATA_DIR's lock guards it. (Should the connection drop, the lock goes with
- * it: it is a guard against starting twice, not an election.)
+ * advisory lock on a connection of its own, outside the pool's DATABASE_POOL_MAX
+ * (a reserved pool connection left a pool of 1 with none: start hung), held for
+ * the pool's life and gone with the process. Only for a PostgreSQL server: the
+ * embedded database has one session for everyone, and DATA_DIR's lock guards
+ * it. Should the connection drop, the lock goes with it: it guards against
+ * starting twice, it is not an election. (Behind PgBouncer in transaction mode
+ * a session lock protects nothing: point DATABASE_URL at PostgreSQL itself.)
  */
-export async function holdPoolLock(sql: Sql): Promise<{ release(): Promise<void> }> {
-  const conn = await sql.reserve()
+export async function holdPoolLock(o: Pick<DbOptions, 'databaseUrl' | 'schema' | 'connectTimeoutSeconds'>): Promise<{ release(): Promise<void> }> {
+  const base = clientOptions({ ...o, dataDir: null }, 1)
+  // No idle timeout and no lifetime: the connection is the lock.
+  const sql = postgres(o.databaseUrl!, { ...base, idle_timeout: 0, max_lifetime: null }) as unknown as Sql
+  const end = () => sql.end({ timeout: 2 }).catch(() => {})
   try {
-    const [r] = await conn<{ ok: boolean; schema: string }[]>`
-      SELECT pg_try_advisory_lock(${POOL_LOCK_KEY}, hashtext(current_schema())) AS ok, current_schema() AS schema`
+    const [r] = await sql<{ ok: boolean; schema: string }[]>`
+      SELECT pg_try_advisory_lock(${POOL_LOCK_KEY}, hashtext(coalesce(current_schema(), ''))) AS ok, coalesce(current_schema(), '(none)') AS schema`
     if (!r!.ok) throw new PoolError(ErrorCode.LOCKED, `another kale-pool is running on this database (schema ${r!.schema}): stop it first; one pool per database`)
   } catch (err) {
-    conn.release()
+    await end()
     throw err instanceof PoolError ? err : unavailable(err)
   }
-  return {
-    async release() {
-      try {
-        await conn`SELECT pg_advisory_unlock(${POOL_LOCK_KEY}, hashtext(current_schema()))`
-      } catch {
-        // the connection is gone, and the lock with it
-      } finally {
-        conn.release()
-      }
-    },
-  }
+  // Ending the session ends the lock: no unlock round trip that a dead server could hold up.
+  return { release: end }
 }
 
 function openServer(o: DbOptions): Db {
