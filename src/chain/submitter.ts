@@ -152,16 +152,9 @@ function opAuthCount(op: xdr.Operation): number {
 
 const clip = (s: string): string => (s.length > REASON_CHARS_MAX ? `${s.slice(0, REASON_CHARS_MAX)}…` : s)
 
-/**
- * The RPC answered a send with an HTTP status that says it did not take the
- * request (rate limited, overloaded): the envelope never reached the network.
- * Everything else (timeouts, resets, 5xx from a proxy that may have forwarded
- * it) leaves its fate unknown.
- */
-function refusedUnsent(err: unknown): boolean {
-  if (!isPoolError(err, ErrorCode.RPC_HTTP)) return false
-  const status = Number(err.details.status)
-  return status === 429 || status === 503
+/** The HTTP status of an RPC failure, if the server answered with one. */
+function httpStatusOf(err: unknown): number | undefined {
+  return isPoolError(err, ErrorCode.RPC_HTTP) ? Number(err.details.status) : undefined
 }
 
 export class Submitter {
@@ -417,31 +410,36 @@ export class Submitter {
    * lost (a timeout after the network took it) could answer txBadSeq because the
    * first had applied, and one lagging getTransaction then made that look like
    * "never applied" — a payout re-signed under a new sequence number paid twice.
-   * So only an answer that proves the envelope never reached the network (HTTP
-   * 429/503, TRY_AGAIN_LATER) lets it be sent again and interpreted; after a try
-   * whose fate is unknown the same envelope goes once more at once (a lost request
-   * costs no ledger), and then the hash decides, whatever that second answer says.
+   * So an answer is interpreted only while no earlier try of this envelope can
+   * have reached the network: only HTTP 429 (rate limited) proves it did not. A
+   * 503 may come from a proxy that forwarded it; a timeout or reset leaves it
+   * unknown. After those the same envelope goes again (at once after an unknown
+   * fate, a ledger later after a 503), and its hash decides whatever that answer says.
    */
   private async send(tx: RawTx, hash: string): Promise<{ kind: 'accepted' } | { kind: 'retry'; reason: string; reload: boolean } | { kind: 'rejected'; reason: string }> {
-    let unknownFate = false
+    let maybeSent = false
+    let unknownOnce = false
     for (let i = 0; i < TRY_AGAIN_MAX; i++) {
       let res: RawSend
       try {
         res = await this.o.rpc.raw<RawSend>('sendTransaction', { transaction: tx.envelope }, false)
         this.sent++
       } catch (err) {
-        if (refusedUnsent(err)) {
+        const status = httpStatusOf(err)
+        if (status === 429 || status === 503) {
+          if (status === 503) maybeSent = true
           await this.o.clock.next(this.o.pollMs)
           continue
         }
-        if (unknownFate) return { kind: 'accepted' }
-        unknownFate = true
+        maybeSent = true
+        if (unknownOnce) return { kind: 'accepted' }
+        unknownOnce = true
         continue
       }
       this.o.clock.observe(res.latestLedger, Number(res.latestLedgerCloseTime))
       if (res.status === 'PENDING' || res.status === 'DUPLICATE') return { kind: 'accepted' }
       // An earlier try may be queued or applied (a resend of an applied envelope says txBadSeq): its hash decides.
-      if (unknownFate) return { kind: 'accepted' }
+      if (maybeSent) return { kind: 'accepted' }
       if (res.status === 'TRY_AGAIN_LATER') {
         await this.o.clock.next(this.o.pollMs)
         continue
@@ -462,8 +460,8 @@ export class Submitter {
       if (code === 'txTooLate' || code === 'txTooEarly') return { kind: 'retry', reason: code, reload: false }
       return { kind: 'rejected', reason: `rejected: ${code}` }
     }
-    // Every try refused unsent, or one unknown and the rest refused: the hash decides the latter.
-    if (unknownFate) return { kind: 'accepted' }
+    // Out of tries: after one that may have reached the network the hash decides; else try a new envelope later.
+    if (maybeSent) return { kind: 'accepted' }
     return { kind: 'retry', reason: 'TRY_AGAIN_LATER', reload: false }
   }
 
