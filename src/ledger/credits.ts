@@ -47,8 +47,10 @@ export const PAIL_TTL_LEDGERS = 17_280
 /**
  * Blocks that are over and whose operations are all settled, not rewarded yet,
  * oldest first (from the unrewarded blocks rows: every block with chain
- * operations has one, sql/002_block_rows.sql). Settled: a later block has been seen (the block can no longer
- * be planted or worked), nothing is pending or waiting for a retry, and every
+ * operations has one, sql/002_block_rows.sql). Settled: the watcher has seen a
+ * later block (the block can no longer be planted or worked; a row the trigger
+ * made for the block an opening plant names does not count), nothing is
+ * pending or waiting for a retry, and every
  * planted pail ended in a harvest (done or lost) or a lost work. Without these
  * a block seen mid-cycle (plants done, works not yet sent) would be rewarded
  * with an empty pot.
@@ -59,17 +61,17 @@ export const PAIL_TTL_LEDGERS = 17_280
  * have passed since the earliest ledger at which it or any later block was
  * seen (Block(N) was created at or before that ledger), so no row of it can
  * change the pot any more — except a harvest sent before that and still
- * recorded pending: it may have applied (after a downtime longer than the TTL
- * the harvest phase settles it by its hash moments later), so the backstop waits
- * for it. The harvest phase always resolves such a row (by its hash, or as
- * derived or lost once it can no longer apply).
+ * recorded pending or failed (outcome unknown): it may have applied (after a
+ * downtime longer than the TTL the harvest phase settles it by its hash moments
+ * later), so the backstop waits for it. The harvest phase always resolves such a
+ * row (by its hash, or as derived or lost once it can no longer apply).
  */
 export async function settledUnrewardedBlocks(sql: Sql, limit = 100): Promise<number[]> {
   const rows = await sql<{ block: bigint }[]>`
     SELECT o.block FROM blocks b
     JOIN chain_ops o ON o.block = b.index
     WHERE b.rewarded_at IS NULL
-      AND b.index < (SELECT coalesce(max(index), 0) FROM blocks)
+      AND b.index < (SELECT coalesce(max(index), 0) FROM blocks WHERE seen_ledger IS NOT NULL)
     GROUP BY o.block
     HAVING (bool_and(o.status NOT IN ('pending', 'failed'))
        AND bool_and(o.op <> 'plant' OR o.status <> 'done' OR EXISTS (
@@ -78,7 +80,7 @@ export async function settledUnrewardedBlocks(sql: Sql, limit = 100): Promise<nu
        AND bool_and(o.op <> 'work' OR o.status <> 'done' OR EXISTS (
              SELECT 1 FROM chain_ops h WHERE h.farmer = o.farmer AND h.block = o.block AND h.op = 'harvest' AND h.status IN ('done', 'lost'))))
        OR ((SELECT min(seen_ledger) FROM blocks WHERE index >= o.block) + ${PAIL_TTL_LEDGERS} < (SELECT max(seen_ledger) FROM blocks)
-           AND bool_and(o.op <> 'harvest' OR o.status <> 'pending' OR o.tx_hash IS NULL))
+           AND bool_and(o.op <> 'harvest' OR o.status NOT IN ('pending', 'failed') OR o.tx_hash IS NULL))
     ORDER BY o.block
     LIMIT ${limit}`
   return rows.map((r) => Number(r.block))

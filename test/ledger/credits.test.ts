@@ -22,9 +22,10 @@ async function shares(db: TestDb, block: number, weights: [string, bigint][]): P
   })
 }
 
-/** A later block has been seen: `block` is over. */
+/** The watcher has seen a later block: `block` is over. */
 async function over(db: TestDb, block: number): Promise<void> {
-  await db.sql`INSERT INTO blocks (index) VALUES (${block + 1}) ON CONFLICT (index) DO NOTHING`
+  await db.sql`INSERT INTO blocks (index, seen_ledger) VALUES (${block + 1}, ${(block + 1) * 60})
+    ON CONFLICT (index) DO UPDATE SET seen_ledger = coalesce(blocks.seen_ledger, excluded.seen_ledger)`
 }
 
 async function harvested(db: TestDb, store: PgChainStore, block: number, rewards: bigint[]): Promise<void> {
@@ -140,7 +141,7 @@ describe('rewards written to the balance ledger', () => {
   // Regression (review): after a downtime longer than the TTL, the backstop
   // rewarded a block whose harvest had applied but was still recorded pending
   // (the harvest phase settles it by hash a moment later): that reward was lost.
-  it('the TTL backstop waits for a pending harvest that has a hash: it may have applied', async () => {
+  it.each(['pending', 'failed'] as const)('the TTL backstop waits for a %s harvest that has a hash: it may have applied', async (status) => {
     const seen = (index: number, ledger: number) => db.sql`INSERT INTO blocks (index, seen_ledger) VALUES (${index}, ${ledger}) ON CONFLICT (index) DO UPDATE SET seen_ledger = excluded.seen_ledger`
     await seen(60, 2_000)
     await store.recordOp(op({ farmer: G(1), block: 60, op: 'plant', status: 'done' }))
@@ -148,7 +149,7 @@ describe('rewards written to the balance ledger', () => {
     await store.recordOp(op({ farmer: G(1), block: 60, op: 'harvest', status: 'done', amountStroops: 100n }))
     await store.recordOp(op({ farmer: G(2), block: 60, op: 'plant', status: 'done' }))
     await store.recordOp(op({ farmer: G(2), block: 60, op: 'work', status: 'done', zeros: 6, gap: 50 }))
-    await store.recordOp(op({ farmer: G(2), block: 60, op: 'harvest', status: 'pending', txHash: 'ef' }))
+    await store.recordOp(op({ farmer: G(2), block: 60, op: 'harvest', status, txHash: 'ef', reason: status === 'failed' ? 'transaction outcome unknown' : null }))
     await seen(61, 2_001 + PAIL_TTL_LEDGERS) // the pool was away for longer than the TTL
     expect(await settledUnrewardedBlocks(db.sql)).toEqual([])
     await store.recordOp(op({ farmer: G(2), block: 60, op: 'harvest', status: 'done', txHash: 'ef', amountStroops: 200n }))
@@ -175,7 +176,10 @@ describe('rewards written to the balance ledger', () => {
     const [row] = await db.sql`SELECT index, rewarded_at FROM blocks WHERE index = 70`
     expect(row).toMatchObject({ index: 70n, rewarded_at: null })
     expect(await settledUnrewardedBlocks(db.sql)).toEqual([]) // no later block yet
+    // The opening plant of block 71 gives it a row, but block 70 is over only once the watcher sees 71.
     await store.recordOp(op({ farmer: G(1), block: 71, op: 'plant', status: 'pending', txHash: 'aa' }))
+    expect(await settledUnrewardedBlocks(db.sql)).toEqual([])
+    await over(db, 70)
     expect(await settledUnrewardedBlocks(db.sql)).toEqual([70])
   })
 
