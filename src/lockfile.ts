@@ -21,7 +21,11 @@ function alive(pid: number): boolean {
   }
 }
 
-const ATTEMPTS = 3
+/** Tries to take the lock (a stale one is moved aside between tries). */
+const LOCK_ATTEMPTS_MAX = 3
+
+/** Errors of a filesystem without hard links (SMB, FAT, some FUSE mounts). */
+const NO_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'])
 
 /** The pid a lock file names: a number (NaN when unreadable or empty), or 'gone' when there is no file. */
 function ownerOf(file: string): number | 'gone' {
@@ -40,6 +44,26 @@ function lockedBy(pid: number, dataDir: string): PoolError {
 }
 
 /**
+ * Puts the lock file in place, whole: a hard link of the private file (fails
+ * with EEXIST if a lock exists). Where the filesystem has no hard links, an
+ * exclusive create then the pid (the lock is empty for a moment there).
+ */
+function place(mine: string, file: string): void {
+  try {
+    fs.linkSync(mine, file)
+  } catch (err) {
+    if (!NO_LINKS.has((err as NodeJS.ErrnoException).code ?? '')) throw err
+    const fd = fs.openSync(file, 'wx', 0o600)
+    try {
+      fs.writeSync(fd, `${process.pid}\n`)
+      fs.fsyncSync(fd)
+    } finally {
+      fs.closeSync(fd)
+    }
+  }
+}
+
+/**
  * Takes the data directory's lock. The lock file appears whole: the pid is
  * written to a file of this process's own and hard-linked into place, which
  * fails if a lock exists (a lock created empty and written after was, for a
@@ -55,9 +79,9 @@ export function lockDataDir(dataDir: string): DataDirLock {
   const mine = `${file}.${unique()}`
   fs.writeFileSync(mine, `${process.pid}\n`, { mode: 0o600 })
   try {
-    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    for (let attempt = 0; attempt < LOCK_ATTEMPTS_MAX; attempt++) {
       try {
-        fs.linkSync(mine, file)
+        place(mine, file)
         return {
           path: file,
           release() {
@@ -87,6 +111,9 @@ export function lockDataDir(dataDir: string): DataDirLock {
         // Another process took the stale lock over between our read and the rename: give it back.
         try {
           fs.linkSync(aside, file)
+        } catch (err) {
+          if (!NO_LINKS.has((err as NodeJS.ErrnoException).code ?? '') || fs.existsSync(file)) throw err
+          fs.renameSync(aside, file)
         } finally {
           fs.rmSync(aside, { force: true })
         }

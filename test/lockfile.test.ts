@@ -1,4 +1,4 @@
-import { describe, it, expect } from 'vitest'
+import { describe, it, expect, vi } from 'vitest'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -65,5 +65,27 @@ describe('data directory lock', () => {
     expect(seen).toBeGreaterThan(0)
     expect(partial).toEqual([])
     expect(fs.readdirSync(dir)).toEqual([]) // no private or set-aside files left behind
+  })
+
+  // Regression (review): the whole-file lock needs hard links; on a filesystem
+  // without them (SMB, FAT, some FUSE mounts: not available here, so link() is
+  // made to fail as there) taking the lock failed with a raw EPERM.
+  it('works where the filesystem has no hard links', () => {
+    const dir = tmp()
+    const link = vi.spyOn(fs, 'linkSync').mockImplementation(() => {
+      throw Object.assign(new Error('EPERM: operation not permitted, link'), { code: 'EPERM' })
+    })
+    try {
+      const lock = lockDataDir(dir)
+      expect(fs.readFileSync(lock.path, 'utf8')).toBe(`${process.pid}\n`)
+      fs.writeFileSync(lock.path, '1\n') // held by a live process
+      expect(() => lockDataDir(dir)).toThrow(/another kale-pool \(pid 1\)/)
+      fs.writeFileSync(lock.path, `${process.pid}\n`)
+      lock.release()
+      expect(fs.readdirSync(dir)).toEqual([])
+      expect(link).toHaveBeenCalled()
+    } finally {
+      link.mockRestore()
+    }
   })
 })
