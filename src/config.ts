@@ -57,7 +57,8 @@ function parsablePostgresUrl(v: string): boolean {
 
 /** An address to bind: an IP literal or a host name (a typo fails here, not as ENOTFOUND at listen). */
 const HOST: StrExtra = {
-  valid: (v) => isIP(v) !== 0 || /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(v),
+  // Labels of letters, digits, '-' and '_' (container and service names use '_'), an optional final dot.
+  valid: (v) => isIP(v) !== 0 || /^(?=.{1,254}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_][A-Za-z0-9_-]{0,62})*\.?$/.test(v),
   hint: 'an IP address or a host name',
 }
 

@@ -182,8 +182,10 @@ describe('loadConfig', () => {
 
     it('bind addresses are IPs or host names; the admin token is what a header can carry', () => {
       expect(messageOf({ HTTP_HOST: 'not a host' })).toBe('HTTP_HOST must be an IP address or a host name')
-      expect(messageOf({ STRATUM_HOST: 'pool_.example' })).toBe('STRATUM_HOST must be an IP address or a host name')
+      expect(messageOf({ STRATUM_HOST: 'pool.example/x' })).toBe('STRATUM_HOST must be an IP address or a host name')
+      expect(messageOf({ STRATUM_HOST: 'pool..example' })).toBe('STRATUM_HOST must be an IP address or a host name')
       expect(loadConfig({ HTTP_HOST: '::', STRATUM_HOST: 'pool.example.org' }).stratumHost).toBe('pool.example.org')
+      expect(loadConfig({ STRATUM_HOST: 'kale_pool.internal.' }).stratumHost).toBe('kale_pool.internal.')
       expect(loadConfig({ HTTP_HOST: 'localhost' }).httpHost).toBe('localhost')
       expect(messageOf({ ADMIN_TOKEN: 'é'.repeat(20) })).toMatch(/^ADMIN_TOKEN must be at least 16 printable ASCII/)
     })
