@@ -128,8 +128,8 @@ export const SPEC = {
   // http and logs
   HTTP_HOST: str('0.0.0.0', 'Address the HTTP server (metrics, API) binds.', HOST),
   HTTP_PORT: int(0, PORT_MAX, 8080, 'HTTP port for /metrics, /health and /api (0 = any free port).'),
-  HTTP_VIEWS_IN_FLIGHT_MAX: int(1, 10_000, 8, 'API requests reading the database or probing the RPC at once, at most; more answer 503 with Retry-After.'),
-  HTTP_WRITE_STALL_SECONDS: int(1, 3600, 30, 'Close an HTTP connection whose answers have not been read (drained) for this long.'),
+  HTTP_VIEWS_IN_FLIGHT_MAX: int(1, 10_000, 8, 'Public API reads of the database running at once, at most; more answer 503 with Retry-After (/health and /api/pool are shared and cached apart).'),
+  HTTP_WRITE_STALL_SECONDS: int(1, 3600, 30, 'Close an HTTP connection whose answers have made no progress to the client for this long.'),
   ADMIN_TOKEN: str(undefined, 'Bearer token of the admin API; unset disables it.', { pattern: /^[\x21-\x7e]{16,}$/, hint: 'at least 16 printable ASCII characters, no spaces (HTTP headers carry no other)', secret: true }),
   LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info', 'pino log level.'),
 } as const satisfies Record<string, Spec>

@@ -31,13 +31,17 @@ export async function run(argv: readonly string[]): Promise<number> {
   const reportMs = numberFlag(args, 'report-seconds', 0.1, 3600, 10) * 1000
   const miner = new Miner({ url, user, password, threads, userAgent: 'kale-pool-mine/0.1' })
   const out = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`)
-  miner.client.on('connected', () => out(`connected to ${url} (extranonce1 ${miner.client.extranonce1Hex})`))
-  miner.client.on('disconnect', (reason: string) => out(`disconnected (${reason})`))
+  // The URL actually connected to: a client.reconnect may have moved the miner off --url.
+  miner.client.on('connected', () => out(`connected to ${miner.client.url} (extranonce1 ${miner.client.extranonce1Hex})`))
+  miner.client.on('disconnect', (reason: string, delayMs: number | undefined) => out(`disconnected (${reason})${delayMs === undefined ? '' : `; reconnecting in ${(delayMs / 1000).toFixed(1)} s`}`))
   miner.client.on('difficulty', (d: number) => out(`difficulty ${d}`))
   miner.client.on('message', (m: string) => out(`pool says: ${m}`))
   miner.client.on('protocolError', (reason: string) => out(`pool protocol error: ${reason}`))
   miner.client.on('minerError', (err: Error) => out(`miner error: ${err.message}`))
-  miner.client.on('connectFailed', (err: Error, delayMs: number) => out(`cannot connect to ${url} (${err.message}); retrying in ${(delayMs / 1000).toFixed(1)} s`))
+  miner.client.on('connectFailed', (err: Error, delayMs: number, failed: string) => {
+    const next = miner.client.url
+    out(`cannot connect to ${failed} (${err.message}); retrying ${next === failed ? '' : `at ${next} `}in ${(delayMs / 1000).toFixed(1)} s`)
+  })
   // Armed before connecting: a miner whose pool never answers still ends.
   const end = endOn(seconds)
   miner.client.on('fatal', (err: Error) => end.now(err))

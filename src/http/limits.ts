@@ -2,7 +2,7 @@
 // database (the pool whose connections the share flush needs) or probes the
 // RPC, so the server never starts more than HTTP_VIEWS_IN_FLIGHT_MAX of them;
 // the answers everyone asks for at once (/health, /api/pool, the status page)
-// are computed once and shared. No sockets here.
+// are computed once and shared, which bounds them without the cap. No sockets here.
 import type { PoolView } from './view.js'
 
 /**
@@ -59,14 +59,18 @@ export function coalesced<T>(compute: () => Promise<T>, cacheMs: number): () => 
 }
 
 /**
- * The view the public routes use: every call under `cap`; health and the pool
- * summary coalesced. Admin actions pass straight through: the server runs them
- * one at a time, and a flood of public requests must not lock the operator out.
+ * The view the public routes use: health and the pool summary coalesced, every
+ * other call under `cap`. Coalescing already bounds health and pool to one call
+ * in flight each, so they stay out of the cap: public API load holding every
+ * slot must not turn /health into 503 BUSY while the pool is fine (a load
+ * balancer or Kubernetes would then drop or restart a healthy pool). Admin
+ * actions pass straight through: the server runs them one at a time, and a
+ * flood of public requests must not lock the operator out.
  */
 export function boundedView(view: PoolView, cap: InFlightCap, cacheMs: number): PoolView {
   return {
-    health: coalesced(() => cap.run(() => view.health()), cacheMs),
-    pool: coalesced(() => cap.run(() => view.pool()), cacheMs),
+    health: coalesced(() => view.health(), cacheMs),
+    pool: coalesced(() => view.pool(), cacheMs),
     blocks: (limit, before) => cap.run(() => view.blocks(limit, before)),
     miner: (address, blocksLimit) => cap.run(() => view.miner(address, blocksLimit)),
     farmers: (limit) => cap.run(() => view.farmers(limit)),

@@ -4,14 +4,15 @@
 // time to receive the request, time the view may take (503), connections,
 // view calls running at once (503 + Retry-After), requests pipelined on one
 // connection (answered one at a time; past the bound 503 and the connection
-// closes), and time an answer may wait to be read (the connection is closed).
+// closes), and time an answer may go without progress towards the client (the
+// connection is closed).
 //
 // Admin routes (POST /api/farmers, /api/farmers/:key/disable, /api/payouts/run)
 // answer 403 "admin API disabled" when ADMIN_TOKEN is not set, and 401 without
 // the right `Authorization: Bearer` token. They run one at a time (409 while
 // another runs); one that outlasts its timeout goes on and is answered 202.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import { scrubString, type Logger } from '../log.js'
 import type { Metrics, HttpRoute } from '../metrics/metrics.js'
 import { isPoolError, ErrorCode, type PoolError } from '../errors.js'
@@ -42,13 +43,13 @@ export interface HttpServerOptions {
   /** an admin route's view call (registers accounts, sends payouts); then 202, and it goes on */
   adminTimeoutMs?: number
   connectionsMax?: number
-  /** public view calls running at once (HTTP_VIEWS_IN_FLIGHT_MAX); one more answers 503 + Retry-After */
+  /** public view calls running at once (HTTP_VIEWS_IN_FLIGHT_MAX); one more answers 503 + Retry-After. /health, /api/pool and the status page are coalesced instead */
   viewsInFlightMax?: number
   /** /health, /api/pool and the status page: one computation shared, its result reused this long */
   viewCacheMs?: number
   /** requests of one connection waiting or running; one more answers 503 and the connection closes */
   pipelineDepthMax?: number
-  /** a connection whose answers have not drained this long is closed (HTTP_WRITE_STALL_SECONDS) */
+  /** a connection whose answers have made no progress this long is closed (HTTP_WRITE_STALL_SECONDS) */
   writeStallMs?: number
 }
 
@@ -97,6 +98,8 @@ const RUNNING_HINTS: Partial<Record<string, string>> = {
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8'
+/** node:http's test for an Expect it fulfils itself (100 Continue); any other Expect is answered 417. */
+const CONTINUE_RE = /(?:^|\W)100-continue(?:$|\W)/i
 
 type Handler = (c: h.HandlerContext) => Promise<h.Reply>
 const HANDLERS: Record<string, Handler> = {
@@ -134,7 +137,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   const gate = adminGate(o.adminToken)
   const cap = new InFlightCap(o.viewsInFlightMax, () => new HttpFailure(503, `busy: ${o.viewsInFlightMax} API requests are being answered (HTTP_VIEWS_IN_FLIGHT_MAX); retry shortly`, RETRY_AFTER, ErrorCode.BUSY))
   const view = boundedView(o.view, cap, o.viewCacheMs)
-  const statusData = coalesced(() => Promise.all([view.pool(), cap.run(() => o.view.blocks(STATUS_BLOCKS))]), o.viewCacheMs)
+  // Coalesced like /health and /api/pool, and out of the cap like them: with those
+  // two, at most 3 view calls run beside the cap's HTTP_VIEWS_IN_FLIGHT_MAX.
+  const statusData = coalesced(() => Promise.all([view.pool(), o.view.blocks(STATUS_BLOCKS)]), o.viewCacheMs)
   const pipeline = new PipelineQueues(o.pipelineDepthMax)
   /** the admin operation running (they run one at a time), until it really ends */
   let adminRunning: { what: string; startedMs: number } | undefined
@@ -144,27 +149,16 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     headersTimeout: Math.min(o.requestTimeoutMs, 60_000),
     // Node checks those timeouts on this one coarse timer (default 30 s: a slow drip would live that long).
     connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(o.requestTimeoutMs / 4))),
+    // node:http would answer an HTTP/1.1 request without Host 400 with an empty body; handle() answers it with JSON like every error.
+    requireHostHeader: false,
   })
   server.maxHeadersCount = HEADERS_COUNT_MAX
   server.maxConnections = o.connectionsMax
   server.keepAliveTimeout = KEEP_ALIVE_MS
   const stopStallWatch = watchWriteStalls(server, o.writeStallMs, (socket) => o.logger.debug({ remote: socket.remoteAddress }, 'http: answers not read: connection closed'))
-  server.on('request', (req, res) => {
-    const started = process.hrtime.bigint()
-    let route: HttpRoute = 'unmatched'
-    const count = (): void => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9
-      o.metrics.httpRequestsTotal.labels(route, String(res.statusCode)).inc()
-      o.metrics.httpRequestSeconds.labels(route).observe(seconds)
-    }
-    const serve = (): Promise<void> => handle(req, res, (r) => (route = r)).catch((err: unknown) => fail(res, err)).finally(count)
-    if (pipeline.run(req.socket, serve)) return
-    // node:http parses every pipelined request at once: past the bound, answer busy and end the connection after this answer.
-    route = routeLabel(req)
-    res.setHeader('connection', 'close')
-    fail(res, new HttpFailure(503, `busy: more than ${o.pipelineDepthMax} requests pipelined on one connection; send one at a time`, RETRY_AFTER, ErrorCode.BUSY))
-    count()
-  })
+  server.on('request', onRequest)
+  // Without this listener node:http answers an Expect other than 100-continue 417 with an empty body; handle() answers it with JSON.
+  server.on('checkExpectation', onRequest)
   server.on('clientError', (err, socket) => {
     // Malformed request line/headers, header overflow, request timeout: answer if we still can.
     const code = (err as NodeJS.ErrnoException).code
@@ -172,10 +166,34 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
       code === 'HPE_HEADER_OVERFLOW' ? [431, `request headers larger than ${HEADER_BYTES_MAX} bytes`]
       : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, `request not received within ${o.requestTimeoutMs} ms`]
       : [400, 'malformed HTTP request']
-    if (!socket.writable) return void socket.destroy()
+    // An answer still owed on this connection (being written, running, or queued behind it) would
+    // come after ours, and the client would take this error for its earlier request's answer.
+    if (!socket.writable || pipeline.owesAnswers(socket as Socket)) return void socket.destroy()
     const body = stringify({ error: message })
     socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: ${JSON_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
   })
+
+  function onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const started = process.hrtime.bigint()
+    let route: HttpRoute = 'unmatched'
+    const count = (): void => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9
+      o.metrics.httpRequestsTotal.labels(route, String(res.statusCode)).inc()
+      o.metrics.httpRequestSeconds.labels(route).observe(seconds)
+    }
+    const serve = (): Promise<void> => {
+      // The connection was closed while this request waited its turn: nobody would read the answer.
+      if (req.socket.destroyed) return Promise.resolve()
+      return handle(req, res, (r) => (route = r)).catch((err: unknown) => fail(res, err)).finally(count)
+    }
+    if (pipeline.run(req.socket, serve)) return
+    // node:http parses every pipelined request at once: past the bound, answer busy and end the connection
+    // after this answer (the queue refuses the connection's later requests without running them).
+    route = routeLabel(req)
+    res.setHeader('connection', 'close')
+    fail(res, new HttpFailure(503, `busy: more than ${o.pipelineDepthMax} requests pipelined on one connection; send one at a time`, RETRY_AFTER, ErrorCode.BUSY))
+    count()
+  }
 
   async function handle(req: IncomingMessage, res: ServerResponse, setRoute: (r: HttpRoute) => void): Promise<void> {
     let url: URL
@@ -183,6 +201,11 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
       url = new URL(req.url ?? '/', 'http://localhost')
     } catch {
       throw new HttpFailure(400, 'malformed request target')
+    }
+    // node:http leaves these two to us (requireHostHeader: false, the checkExpectation listener).
+    if (req.httpVersion === '1.1' && req.headers.host === undefined) throw new HttpFailure(400, 'an HTTP/1.1 request needs a Host header')
+    if (req.httpVersion === '1.1' && req.headers.expect !== undefined && !CONTINUE_RE.test(req.headers.expect)) {
+      throw new HttpFailure(417, 'Expect: only 100-continue is supported')
     }
     const m = matchRoute(req.method ?? 'GET', url.pathname)
     if (m.kind === 'bad') throw new HttpFailure(400, m.message)

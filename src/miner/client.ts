@@ -3,11 +3,12 @@
 // sessionId after a drop) → authorize; jobs arrive as events carrying the
 // difficulty in force when they were sent.
 //
-// Events: 'connected'; 'disconnect' (reason) when an authorized connection is
-// lost (a reconnect with backoff follows); 'connectFailed' (err, delayMs) when an
-// automatic reconnect attempt fails; 'fatal' (err) when the pool refuses the
-// username (error 24: reconnecting cannot help, the client stops); 'job',
-// 'difficulty', 'message', 'reconnectRequested'; 'protocolError' (reason).
+// Events: 'connected'; 'disconnect' (reason, delayMs) when an authorized
+// connection is lost (a reconnect follows after delayMs; undefined: none);
+// 'connectFailed' (err, delayMs, url) when an automatic reconnect attempt at url
+// fails; 'fatal' (err) when the pool refuses the username (error 24:
+// reconnecting cannot help, the client stops); 'job', 'difficulty', 'message',
+// 'reconnectRequested'; 'protocolError' (reason).
 //
 // The pool's lines are untrusted (messages.ts checks each). A bad notification
 // is ignored and reported as 'protocolError' — the miner keeps its current job;
@@ -23,23 +24,26 @@
 //
 // One connection at a time: each socket has its own read buffer and requests,
 // and one reconnect timer exists at most, cancelled by connect() and close().
+// When and where to reconnect (backoff, a client.reconnect's wait and target)
+// is reconnect.ts's decision.
 import net from 'node:net'
 import tls from 'node:tls'
 import { EventEmitter } from 'node:events'
 import { PoolError, ErrorCode, isPoolError } from '../errors.js'
 import { isAccountId } from '../kale/strkey.js'
 import { WORKER_RE } from '../stratum/protocol.js'
-import { parseServerLine, parseSubscribeResult, type NotifyMessage, type ServerMessage } from './messages.js'
+import { parseServerLine, parseSubscribeResult, resultText, type NotifyMessage, type ServerMessage } from './messages.js'
+import { Reconnects, type ReconnectOptions } from './reconnect.js'
 
-export interface ClientOptions {
+export { backoffMs } from './reconnect.js'
+
+export interface ClientOptions extends ReconnectOptions {
   url: string
   user: string
   password?: string
   userAgent?: string
   /** Reconnect after a drop (default true). */
   reconnect?: boolean
-  backoffMsMin?: number
-  backoffMsMax?: number
   /** Longest line accepted from the pool; a longer one closes the connection. */
   lineBytesMax?: number
   /** Per-request timeout; a request unanswered this long closes the connection. */
@@ -96,6 +100,12 @@ export function usernameError(user: string): string | undefined {
 
 /** The pool's code for a username it refuses. */
 export const UNAUTHORIZED_CODE = 24
+/**
+ * The code a submit answered with a result other than true (and no error) is
+ * counted under: Stratum v1 pools reject with {"result": false, "error": null};
+ * 20 is the protocol's "Other".
+ */
+export const RESULT_NOT_TRUE_CODE = 20
 
 /** The error connect() rejects with (and 'fatal' carries) when the pool refuses the username. */
 export function isAuthorizeRefused(err: unknown): boolean {
@@ -125,6 +135,8 @@ class Connection {
   nextExtranonce: { e1: string; size: number } | undefined
   /** Why we closed it, when we did. */
   closeReason: string | undefined
+  /** When it became ready (subscribed and authorized). */
+  readyAtMs: number | undefined
   constructor(readonly sock: net.Socket) {}
 
   close(reason: string): void {
@@ -136,14 +148,11 @@ class Connection {
 export class StratumClient extends EventEmitter {
   private conn: Connection | undefined
   private seq = 0
-  private target: { host: string; port: number; tls: boolean }
+  private readonly reconnects: Reconnects
   private stopped = false
-  private attempt = 0
   /** Bumped per connection attempt: a superseded attempt's failure schedules nothing. */
   private attemptSeq = 0
   private retryTimer: NodeJS.Timeout | undefined
-  /** A client.reconnect's wait: the next reconnect delay instead of backoff. */
-  private retryAfterMs: number | undefined
   sessionId: string | undefined
   extranonce1Hex = ''
   extranonce2Size = 0
@@ -153,7 +162,15 @@ export class StratumClient extends EventEmitter {
 
   constructor(private readonly o: ClientOptions) {
     super()
-    this.target = parseStratumUrl(o.url)
+    this.reconnects = new Reconnects(parseStratumUrl(o.url), o)
+  }
+
+  /** The URL the current (or next) connection goes to: `url`, or where a client.reconnect sent the client. */
+  get url(): string {
+    const { target, home } = this.reconnects
+    if (target === home) return this.o.url
+    const host = target.host.includes(':') ? `[${target.host}]` : target.host
+    return `${this.o.url.slice(0, this.o.url.indexOf('://'))}://${host}:${target.port}`
   }
 
   /**
@@ -164,15 +181,20 @@ export class StratumClient extends EventEmitter {
   async connect(): Promise<void> {
     this.stopped = false
     this.cancelRetry()
-    this.retryAfterMs = undefined
+    this.reconnects.restart()
     this.ready = false
     this.attemptSeq++
     this.conn?.close('connect() called again')
-    await this.open()
+    try {
+      await this.open()
+    } catch (err) {
+      this.reconnects.failed()
+      throw err
+    }
   }
 
   private async open(): Promise<void> {
-    const { host, port, tls: secure } = this.target
+    const { host, port, tls: secure } = this.reconnects.target
     const sock = secure ? tls.connect({ host, port, rejectUnauthorized: false }) : net.connect({ host, port })
     const conn = new Connection(sock)
     this.conn = conn
@@ -196,7 +218,8 @@ export class StratumClient extends EventEmitter {
       throw err
     }
     this.ready = true
-    this.attempt = 0
+    conn.readyAtMs = Date.now()
+    this.reconnects.opened()
     this.emit('connected')
   }
 
@@ -237,13 +260,16 @@ export class StratumClient extends EventEmitter {
   }
 
   async submit(jobId: string, nonceHex: string, workerName = this.o.user): Promise<SubmitResult> {
+    let result: unknown
     try {
-      await this.request('mining.submit', [workerName, jobId, nonceHex])
-      return { status: 'accepted' }
+      result = await this.request('mining.submit', [workerName, jobId, nonceHex])
     } catch (e) {
       if (e instanceof RpcError) return { status: 'rejected', code: e.code, message: e.message }
       return { status: 'lost', message: (e as Error).message }
     }
+    // Only true accepts (PROTOCOL.md); false, null or anything else without an error is the pool's no.
+    if (result === true) return { status: 'accepted' }
+    return { status: 'rejected', code: RESULT_NOT_TRUE_CODE, message: `mining.submit answered ${resultText(result)}, not true` }
   }
 
   private onData(conn: Connection, d: string): void {
@@ -293,8 +319,7 @@ export class StratumClient extends EventEmitter {
       case 'notify':
         return this.onNotify(conn, m)
       case 'reconnect':
-        if (m.host !== undefined || m.port !== undefined) this.target = { ...this.target, host: m.host ?? this.target.host, port: m.port ?? this.target.port }
-        this.retryAfterMs = m.waitSeconds * 1000
+        this.reconnects.requested(m.host, m.port, m.waitSeconds * 1000)
         this.emit('reconnectRequested')
         conn.close('the pool asked to reconnect')
         return
@@ -345,15 +370,14 @@ export class StratumClient extends EventEmitter {
     // party schedules each attempt.
     if (conn !== this.conn || !this.ready) return
     this.ready = false
-    this.emit('disconnect', conn.closeReason ?? 'closed by the pool')
-    this.scheduleRetry()
+    this.reconnects.lost(Date.now() - (conn.readyAtMs ?? Date.now()))
+    this.emit('disconnect', conn.closeReason ?? 'closed by the pool', this.scheduleRetry())
   }
 
   /** Arms the one reconnect timer; returns its delay, or undefined when the client does not reconnect. */
   private scheduleRetry(): number | undefined {
     if (this.stopped || this.o.reconnect === false) return undefined
-    const delay = this.retryAfterMs ?? backoffMs(this.attempt++, this.o.backoffMsMin ?? 500, this.o.backoffMsMax ?? 30_000)
-    this.retryAfterMs = undefined
+    const delay = this.reconnects.nextDelayMs()
     this.cancelRetry()
     this.retryTimer = setTimeout(() => this.retry(), delay)
     this.retryTimer.unref()
@@ -364,6 +388,7 @@ export class StratumClient extends EventEmitter {
     this.retryTimer = undefined
     if (this.stopped) return
     const seq = ++this.attemptSeq
+    const url = this.url
     this.open().catch((err: Error) => {
       if (this.stopped || seq !== this.attemptSeq) return
       if (isAuthorizeRefused(err)) {
@@ -371,8 +396,9 @@ export class StratumClient extends EventEmitter {
         this.emit('fatal', err)
         return
       }
+      this.reconnects.failed()
       // Every failed attempt, however it failed, schedules the next one.
-      this.emit('connectFailed', err, this.scheduleRetry())
+      this.emit('connectFailed', err, this.scheduleRetry(), url)
     })
   }
 
@@ -410,10 +436,4 @@ function connected(sock: net.Socket, secure: boolean, timeoutMs: number): Promis
     sock.once('error', done)
     sock.once('close', onClose)
   })
-}
-
-/** Exponential backoff with full jitter: uniform in [min, min(max, min·2^attempt)]. */
-export function backoffMs(attempt: number, min: number, max: number): number {
-  const cap = Math.min(max, min * 2 ** Math.min(Math.max(attempt, 0), 20))
-  return min + Math.random() * (cap - min)
 }

@@ -15,8 +15,10 @@
 // thread t of N searches extranonce2 in [t·2^k/N, (t+1)·2^k/N) with k = 64 − 8·E1,
 // so threads never overlap. setJob() reaches every thread within about one
 // kernel chunk (~20 ms). onShare receives every nonce whose hash meets the job's
-// difficulty, tagged with its jobId; shares of replaced jobs may still arrive
-// shortly after setJob (the caller decides if that job is still valid). A job
+// difficulty, tagged with its jobId. A find a thread posted before it got the
+// next setJob (or idle) is dropped: its job id may have been sent again with
+// other work (another extranonce1 after a reconnect), and submitted under it the
+// nonce is malformed or low (counted toward the pool's invalid-share ban). A job
 // whose work (block, entropy, farmer key, extranonce1) a thread had before, under
 // any job id, continues that thread's scan where it stopped, so no nonce is found
 // twice (scan-memory.ts; cleanJobs forgets the works of other blocks).
@@ -179,6 +181,8 @@ export class HashThreads {
 
   private onMessage(m: FromWorker): void {
     if (m.type === 'found') {
+      // Posted before the thread got the current job (or idle): not the work now under this job id.
+      if (m.gen !== this.gen) return
       this.opts.onShare({ jobId: m.jobId, nonce: m.nonce, nonceHex: m.nonce.toString(16).padStart(16, '0'), hash: m.hash })
       return
     }

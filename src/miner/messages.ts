@@ -174,6 +174,11 @@ export function parseSubscribeResult(r: unknown): Subscription | string {
   return { sessionId, ...e }
 }
 
+/** A result as a short, printable JSON text (for a message about an unexpected result). */
+export function resultText(r: unknown): string {
+  return clean(JSON.stringify(r) ?? String(r), RPC_MESSAGE_CHARS_MAX)
+}
+
 function known(method: string): string {
   return method.length <= 32 ? cleanText(method) : 'a notification'
 }

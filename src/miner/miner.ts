@@ -2,7 +2,8 @@
 // submitting what they find. Counts accepted/rejected shares; bounds submits in
 // flight so a too-low difficulty cannot flood the pool (extra finds are dropped
 // and counted, and vardiff raises the difficulty within one retarget).
-import { StratumClient, backoffMs, isAuthorizeRefused, type ClientOptions, type JobNotice } from './client.js'
+import { StratumClient, isAuthorizeRefused, type ClientOptions, type JobNotice } from './client.js'
+import { backoffMs, BACKOFF_MS_MIN, BACKOFF_MS_MAX } from './reconnect.js'
 import { HashThreads, type FoundShare } from './hash-threads.js'
 
 export const SUBMITS_IN_FLIGHT_MAX = 64
@@ -70,19 +71,20 @@ export class Miner {
   /**
    * The first connection is retried with backoff like any later one: a miner
    * started before its pool (or during a pool restart) waits for it instead of
-   * exiting. Emits 'connectFailed' (err, delayMs) on the client per attempt. A
+   * exiting. Emits 'connectFailed' (err, delayMs, url) on the client per attempt. A
    * refused username is not retried.
    */
   private async connectFirst(): Promise<void> {
     for (let attempt = 0; !this.stopped; attempt++) {
+      const url = this.client.url
       try {
         await this.client.connect()
         return
       } catch (err) {
         if (this.stopped) return
         if (isAuthorizeRefused(err)) throw err
-        const delay = backoffMs(attempt, this.opts.backoffMsMin ?? 500, this.opts.backoffMsMax ?? 30_000)
-        this.client.emit('connectFailed', err, delay)
+        const delay = backoffMs(attempt, this.opts.backoffMsMin ?? BACKOFF_MS_MIN, this.opts.backoffMsMax ?? BACKOFF_MS_MAX)
+        this.client.emit('connectFailed', err, delay, url)
         await new Promise<void>((resolve) => {
           this.wake = resolve
           setTimeout(resolve, delay).unref()

@@ -2,9 +2,15 @@
 // one connection, many connections at once, calls that outlive their answer,
 // and clients that never read. Every view call is bounded; what is refused is
 // answered 503 with Retry-After, never queued without bound.
+// Review of the HTTP limits, issue 1: public API load holding every
+// HTTP_VIEWS_IN_FLIGHT_MAX slot made /health answer 503 BUSY on a healthy pool.
+// Issue 2: after a pipeline overflow (503 + close), the connection's later
+// requests still ran their view calls. Issue 3: a client reading a large answer
+// slowly but steadily was cut as if it never read.
 import { describe, it, expect, afterEach } from 'vitest'
 import net from 'node:net'
 import http from 'node:http'
+import { once } from 'node:events'
 import { startHttpServer, type HttpServer, type HttpServerOptions } from '../../src/http/server.js'
 import { createMetrics } from '../../src/metrics/metrics.js'
 import { silentLogger } from '../../src/log.js'
@@ -151,6 +157,24 @@ describe('view calls are bounded', () => {
     expect(view.inFlightPeak).toBe(4)
   })
 
+  it('issue 1: /health, /api/pool and the status page answer 200 while slow public calls hold every HTTP_VIEWS_IN_FLIGHT_MAX slot', async () => {
+    const s = await start({ viewsInFlightMax: 2, viewCacheMs: 0 })
+    view.delayMs = 3000
+    const slow = [getAlone(s, '/api/blocks?limit=1'), getAlone(s, `/api/miners/${MINER}`)]
+    await until(() => view.inFlight === 2)
+    view.delayMs = 0
+    const health = await getAlone(s, '/health')
+    expect(health.status).toBe(200)
+    expect(JSON.parse(health.body).status).toBe('ok')
+    expect((await getAlone(s, '/api/pool')).status).toBe(200)
+    expect((await getAlone(s, '/')).status).toBe(200)
+    // The cap was full all along: another public call is still refused.
+    const busy = await getAlone(s, '/api/farmers')
+    expect(busy.status).toBe(503)
+    expect(JSON.parse(busy.body).code).toBe('BUSY')
+    expect((await Promise.all(slow)).map((a) => a.status)).toEqual([200, 200])
+  })
+
   it('a view call whose answer timed out keeps its slot until it really ends', async () => {
     const s = await start({ viewsInFlightMax: 2, viewTimeoutMs: 150 })
     view.delayMs = 1500
@@ -168,6 +192,57 @@ describe('view calls are bounded', () => {
     expect((await getAlone(s, '/api/farmers')).status).toBe(200)
   })
 })
+
+describe('pipelined requests after an overflow or a close', () => {
+  it('issue 2: after the 503 of a pipeline overflow, the connection\'s later requests are refused without running their view calls', async () => {
+    const s = await start({ pipelineDepthMax: 2 })
+    view.delayMs = 300
+    const sock = net.connect(s.port, '127.0.0.1')
+    sockets.push(sock)
+    let out = ''
+    sock.on('data', (d) => (out += d.toString('latin1')))
+    sock.on('error', () => {})
+    const closed = once(sock, 'close')
+    // Two run, the third overflows: 503 and the connection closes after the answers before it.
+    sock.write([1, 2, 3].map((n) => GET(`/api/blocks?limit=${n}`)).join(''))
+    await until(() => statuses(out).length >= 1)
+    // The queue has room again, but this answer would come after the close: the old server still ran it.
+    sock.write(GET('/api/blocks?limit=4'))
+    await closed
+    await new Promise((r) => setTimeout(r, 100))
+    await view.settled()
+    expect(statuses(out)).toEqual([200, 200, 503])
+    expect(view.calls).toEqual(['blocks 1 undefined', 'blocks 2 undefined'])
+  })
+
+  it('issue 2: requests waiting behind a running one are not run once the client has reset the connection', async () => {
+    const s = await start({ pipelineDepthMax: 8 })
+    view.delayMs = 300
+    const sock = net.connect(s.port, '127.0.0.1')
+    sockets.push(sock)
+    let out = ''
+    sock.on('data', (d) => (out += d.toString('latin1')))
+    sock.on('error', () => {})
+    sock.write([1, 2, 3].map((n) => GET(`/api/blocks?limit=${n}`)).join(''))
+    await until(() => statuses(out).length >= 1)
+    sock.resetAndDestroy()
+    // The second is running when the reset arrives; the third would start after it.
+    await until(() => view.calls.length >= 2)
+    await view.settled()
+    await new Promise((r) => setTimeout(r, 100))
+    await view.settled()
+    expect(view.calls).toEqual(['blocks 1 undefined', 'blocks 2 undefined'])
+  })
+})
+
+/** Resolves once `pred` holds (polled; a generous bound fails the test instead of hanging it). */
+async function until(pred: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms
+  while (!pred()) {
+    if (Date.now() > end) throw new Error('until: timed out')
+    await new Promise((r) => setTimeout(r, 5))
+  }
+}
 
 /** Two connections open at once, each asking GET /health: true when both are answered 200 (both slots free). */
 async function twoAtOnce(s: HttpServer): Promise<boolean> {
@@ -216,4 +291,65 @@ describe('clients that never read', () => {
     }
     expect(free).toBe(true)
   }, 15_000)
+
+  it('issue 3: a client reading large answers slowly but steadily is not cut, though they stay unsent far past the write-stall time; one that never reads is', async () => {
+    const s = await start({ writeStallMs: STEADY_STALL_MS, pipelineDepthMax: 100_000 })
+    view.farmersValue = Array.from({ length: 1000 }, (_, i) => ({ publicKey: MINER, status: 'active', stakePercent: i % 100, lastBlockWorked: 250, zeros: 9 }))
+    const requests = repeat(GET('/api/farmers?limit=1000'), STEADY_ANSWERS)
+    const never = net.connect(s.port, '127.0.0.1')
+    sockets.push(never)
+    never.pause()
+    never.on('error', () => {})
+    never.write(requests)
+    const t0 = Date.now()
+    const steady = await readSteadily(s, requests)
+    // ~21 MB at a few MB/s, kernel buffers holding ~3 MB: answers stay unsent for several write-stall times.
+    expect(Date.now() - t0).toBeGreaterThan(STEADY_STALL_MS)
+    expect(steady.closedByServer).toBe(false)
+    expect(steady.statuses).toEqual(Array(STEADY_ANSWERS).fill(200))
+    // The one that never read was closed meanwhile: what it reads now ends early.
+    let out = ''
+    never.on('data', (d) => (out += d.toString('latin1')))
+    const closed = once(never, 'close')
+    never.resume()
+    await closed
+    expect(statuses(out).length).toBeLessThan(STEADY_ANSWERS)
+  }, 30_000)
 })
+
+const STEADY_STALL_MS = 1500
+/** ~140 KB each: ~21 MB in all, far more than the kernel buffers hold. */
+const STEADY_ANSWERS = 150
+
+/**
+ * Pipelines `requests` on a connection of its own and reads the answers 64 KiB
+ * at a time with a pause of 10 ms after each (a few MB/s, far below loopback
+ * speed), until all have come or the server closes the connection. Statuses
+ * are counted as the bytes pass (rescanning all of them per chunk slowed the
+ * reader to a crawl).
+ */
+function readSteadily(s: HttpServer, requests: string): Promise<{ statuses: number[]; closedByServer: boolean }> {
+  return new Promise((resolve) => {
+    const sock = net.connect(s.port, '127.0.0.1')
+    sockets.push(sock)
+    const got: number[] = []
+    // Shorter than a status line: no status is counted twice.
+    let carry = ''
+    let done = false
+    sock.on('data', (d) => {
+      const text = carry + d.toString('latin1')
+      got.push(...statuses(text))
+      carry = text.slice(-11)
+      if (got.length === STEADY_ANSWERS && text.endsWith('"limit":1000}')) {
+        done = true
+        sock.destroy()
+        return
+      }
+      sock.pause()
+      setTimeout(() => sock.resume(), 10)
+    })
+    sock.on('error', () => {})
+    sock.on('close', () => resolve({ statuses: got, closedByServer: !done }))
+    sock.write(requests)
+  })
+}

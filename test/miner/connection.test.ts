@@ -3,10 +3,12 @@
 // attempts ran at once and sockets leaked. Review issue 5: a silent pool held a
 // dead socket forever (request timeouts closed nothing; no connect timeout).
 // Review issue 6: local failures (connection closed, timeout) counted as pool
-// rejections.
+// rejections. Review of the miner, issue 7: any answer to a submit without an
+// error counted as accepted, though only true accepts ({"result": false,
+// "error": null} is a Stratum v1 pool's rejection).
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { Miner } from '../../src/miner/miner.js'
-import { StratumClient, isAuthorizeRefused } from '../../src/miner/client.js'
+import { StratumClient, isAuthorizeRefused, RESULT_NOT_TRUE_CODE } from '../../src/miner/client.js'
 import { PAYOUT } from '../stratum/helpers.js'
 import { FakePool, login, work, waitFor } from './fake-pool.js'
 
@@ -119,5 +121,39 @@ describe('share counts', () => {
     expect(Object.keys(miner.stats.rejects)).toEqual(['23'])
     expect(miner.stats.rejects[23]).toBe(miner.stats.rejected)
     expect(miner.stats.accepted).toBe(0)
+  })
+
+  it('issue 7: only a result of true accepts a share; false, null or anything else without an error is a rejection', async () => {
+    const results: unknown[] = [false, null, 'ok', { accepted: true }, 1, true]
+    pool = await FakePool.start((c, r) => {
+      if (r.method === 'mining.submit') return c.send({ id: r.id, result: results[c.submits().length - 1], error: null })
+      login(c, r)
+    })
+    client = new StratumClient({ url: pool.url, user: PAYOUT })
+    await client.connect()
+    const got = []
+    for (let i = 0; i < results.length; i++) got.push(await client.submit('j1', `aabbcc000000000${i}`))
+    const rejected = (message: string) => ({ status: 'rejected', code: RESULT_NOT_TRUE_CODE, message })
+    expect(got).toEqual([
+      rejected('mining.submit answered false, not true'),
+      rejected('mining.submit answered null, not true'),
+      rejected('mining.submit answered "ok", not true'),
+      rejected('mining.submit answered {"accepted":true}, not true'),
+      rejected('mining.submit answered 1, not true'),
+      { status: 'accepted' },
+    ])
+    expect(pool.conns).toHaveLength(1)
+  })
+
+  it('issue 7: the miner counts {"result": false, "error": null} as rejected, not accepted', async () => {
+    pool = await FakePool.start((c, r) => {
+      if (r.method === 'mining.submit') return c.send({ id: r.id, result: false, error: null })
+      login(c, r, work)
+    })
+    miner = new Miner({ url: pool.url, user: PAYOUT, threads: 1 })
+    await miner.start()
+    await waitFor(() => miner!.stats.rejected >= 3)
+    expect(miner.stats.accepted).toBe(0)
+    expect(miner.stats.rejects).toEqual({ [RESULT_NOT_TRUE_CODE]: miner.stats.rejected })
   })
 })

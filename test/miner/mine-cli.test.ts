@@ -3,6 +3,8 @@
 // --seconds timer kept the process alive, and the signal listeners stayed; a bad
 // --user was only found by the pool, and its refusal (24) was retried forever;
 // a re-sent job id stayed the oldest of the live set and was evicted first.
+// Review of the miner, issue 8: after a client.reconnect to another pool it
+// still printed "connected to <--url>".
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { execFile, spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -18,10 +20,12 @@ const exec = promisify(execFile)
 const EXEC_TIMEOUT_MS = 20_000
 
 let pool: FakePool | undefined
+let pool2: FakePool | undefined
 afterEach(async () => {
   vi.restoreAllMocks()
   await pool?.close()
-  pool = undefined
+  await pool2?.close()
+  pool = pool2 = undefined
 })
 
 async function deadPort(): Promise<number> {
@@ -113,6 +117,19 @@ describe('kale-pool mine', () => {
       .rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/the pool refused user ".*\.rig": Unauthorized worker \(24\)/) })
     expect(pool.conns).toHaveLength(1)
   }, 30_000)
+})
+
+describe('kale-pool mine after a client.reconnect', () => {
+  it('issue 8: prints the URL it actually connected to, not --url', async () => {
+    pool2 = await FakePool.start((c, r) => login(c, r))
+    pool = await FakePool.start((c, r) => login(c, r, (cc) => cc.notify('client.reconnect', ['127.0.0.1', pool2!.port, 0])))
+    const lines = quiet()
+    // The move waits the least backoff (0.5 s): the second connection comes well within --seconds.
+    expect(await run(['--url', pool.url, '--user', PAYOUT, '--threads', '1', '--seconds', '3'])).toBe(0)
+    const connectedTo = lines.map((l) => /^\S+ connected to (\S+) /.exec(l)?.[1]).filter((u) => u !== undefined)
+    expect(connectedTo).toEqual([pool.url, pool2.url])
+    expect(lines.some((l) => /disconnected \(the pool asked to reconnect\); reconnecting in \d+\.\d s/.test(l))).toBe(true)
+  }, EXEC_TIMEOUT_MS)
 })
 
 describe('noteJob', () => {
