@@ -52,13 +52,8 @@ export interface ClientOptions extends ReconnectOptions {
   connectTimeoutMs?: number
 }
 
-export interface JobNotice {
-  jobId: string
-  index: number
-  entropy: Uint8Array
-  farmerKey: Uint8Array
-  farmer: string
-  cleanJobs: boolean
+/** A validated mining.notify with what the session adds to it. */
+export interface JobNotice extends Omit<NotifyMessage, 'kind'> {
   /** Difficulty in force when the job arrived: shares are judged at it. */
   difficulty: number
   extranonce1Hex: string

@@ -144,3 +144,12 @@ export async function waitFor(pred: () => boolean, ms = 10_000): Promise<void> {
     await new Promise((r) => setTimeout(r, 10))
   }
 }
+
+/** A port nothing listens on (bound, then released). */
+export async function deadPort(): Promise<number> {
+  const srv = net.createServer()
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve))
+  const { port } = srv.address() as net.AddressInfo
+  await new Promise<void>((resolve) => srv.close(() => resolve()))
+  return port
+}

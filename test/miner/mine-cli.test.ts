@@ -8,12 +8,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { execFile, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import net from 'node:net'
 import { promisify } from 'node:util'
 import { run } from '../../src/commands/mine.js'
 import { noteJob, JOBS_LIVE_MAX } from '../../src/miner/miner.js'
 import { startServer, blockEvent, farmerAddress, PAYOUT } from '../stratum/helpers.js'
-import { FakePool, login, waitFor } from './fake-pool.js'
+import { FakePool, login, waitFor, deadPort } from './fake-pool.js'
 
 const exec = promisify(execFile)
 /** Kills a CLI that does not end by itself (the old behaviour), so the test fails instead of hanging. */
@@ -28,13 +27,6 @@ afterEach(async () => {
   pool = pool2 = undefined
 })
 
-async function deadPort(): Promise<number> {
-  const srv = net.createServer()
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve))
-  const { port } = srv.address() as net.AddressInfo
-  await new Promise<void>((resolve) => srv.close(() => resolve()))
-  return port
-}
 
 function quiet(): string[] {
   const lines: string[] = []

@@ -4,11 +4,10 @@
 // the miner reconnecting in a fast loop for ever. Issue 8: a client.reconnect
 // to another host or port held for good, however often it failed there.
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import net from 'node:net'
 import { StratumClient } from '../../src/miner/client.js'
 import { Reconnects, REDIRECT_ATTEMPTS_MAX } from '../../src/miner/reconnect.js'
 import { PAYOUT } from '../stratum/helpers.js'
-import { FakePool, login, waitFor } from './fake-pool.js'
+import { FakePool, login, waitFor, deadPort } from './fake-pool.js'
 
 let pool: FakePool | undefined
 let client: StratumClient | undefined
@@ -133,11 +132,3 @@ describe('Reconnects (the decisions alone)', () => {
   })
 })
 
-/** A port nothing listens on (bound, then released). */
-async function deadPort(): Promise<number> {
-  const srv = net.createServer()
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve))
-  const { port } = srv.address() as net.AddressInfo
-  await new Promise<void>((resolve) => srv.close(() => resolve()))
-  return port
-}
