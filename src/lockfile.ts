@@ -26,6 +26,7 @@ const LOCK_ATTEMPTS_MAX = 3
 
 /** Errors of a filesystem without hard links (SMB, FAT, some FUSE mounts). */
 const NO_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'])
+const noLinks = (err: unknown): boolean => NO_LINKS.has((err as NodeJS.ErrnoException).code ?? '')
 
 /** The pid a lock file names: a number (NaN when unreadable or empty), or 'gone' when there is no file. */
 function ownerOf(file: string): number | 'gone' {
@@ -52,7 +53,7 @@ function place(mine: string, file: string): void {
   try {
     fs.linkSync(mine, file)
   } catch (err) {
-    if (!NO_LINKS.has((err as NodeJS.ErrnoException).code ?? '')) throw err
+    if (!noLinks(err)) throw err
     const fd = fs.openSync(file, 'wx', 0o600)
     try {
       fs.writeSync(fd, `${process.pid}\n`)
@@ -112,7 +113,7 @@ export function lockDataDir(dataDir: string): DataDirLock {
         try {
           fs.linkSync(aside, file)
         } catch (err) {
-          if (!NO_LINKS.has((err as NodeJS.ErrnoException).code ?? '') || fs.existsSync(file)) throw err
+          if (!noLinks(err) || fs.existsSync(file)) throw err
           fs.renameSync(aside, file)
         } finally {
           fs.rmSync(aside, { force: true })

@@ -197,34 +197,26 @@ describe('pipelined requests after an overflow or a close', () => {
   it('issue 2: after the 503 of a pipeline overflow, the connection\'s later requests are refused without running their view calls', async () => {
     const s = await start({ pipelineDepthMax: 2 })
     view.delayMs = 300
-    const sock = net.connect(s.port, '127.0.0.1')
-    sockets.push(sock)
-    let out = ''
-    sock.on('data', (d) => (out += d.toString('latin1')))
-    sock.on('error', () => {})
+    const { sock, out } = connectRaw(s)
     const closed = once(sock, 'close')
     // Two run, the third overflows: 503 and the connection closes after the answers before it.
     sock.write([1, 2, 3].map((n) => GET(`/api/blocks?limit=${n}`)).join(''))
-    await until(() => statuses(out).length >= 1)
+    await until(() => statuses(out()).length >= 1)
     // The queue has room again, but this answer would come after the close: the old server still ran it.
     sock.write(GET('/api/blocks?limit=4'))
     await closed
     await new Promise((r) => setTimeout(r, 100))
     await view.settled()
-    expect(statuses(out)).toEqual([200, 200, 503])
+    expect(statuses(out())).toEqual([200, 200, 503])
     expect(view.calls).toEqual(['blocks 1 undefined', 'blocks 2 undefined'])
   })
 
   it('issue 2: requests waiting behind a running one are not run once the client has reset the connection', async () => {
     const s = await start({ pipelineDepthMax: 8 })
     view.delayMs = 300
-    const sock = net.connect(s.port, '127.0.0.1')
-    sockets.push(sock)
-    let out = ''
-    sock.on('data', (d) => (out += d.toString('latin1')))
-    sock.on('error', () => {})
+    const { sock, out } = connectRaw(s)
     sock.write([1, 2, 3].map((n) => GET(`/api/blocks?limit=${n}`)).join(''))
-    await until(() => statuses(out).length >= 1)
+    await until(() => statuses(out()).length >= 1)
     sock.resetAndDestroy()
     // The second is running when the reset arrives; the third would start after it.
     await until(() => view.calls.length >= 2)
@@ -234,6 +226,16 @@ describe('pipelined requests after an overflow or a close', () => {
     expect(view.calls).toEqual(['blocks 1 undefined', 'blocks 2 undefined'])
   })
 })
+
+/** A raw connection to the server whose received bytes collect in `out()`. */
+function connectRaw(s: HttpServer): { sock: net.Socket; out: () => string } {
+  const sock = net.connect(s.port, '127.0.0.1')
+  sockets.push(sock)
+  let out = ''
+  sock.on('data', (d) => (out += d.toString('latin1')))
+  sock.on('error', () => {})
+  return { sock, out: () => out }
+}
 
 /** Resolves once `pred` holds (polled; a generous bound fails the test instead of hanging it). */
 async function until(pred: () => boolean, ms = 5000): Promise<void> {
