@@ -1,7 +1,20 @@
 // Wiring and lifecycle of the one long-lived pool process (ARCHITECTURE.md).
 // Start order: lock → database → devnet (if embedded) → network → chain →
-// verifier → share intake → stratum → farmers → block cycle → HTTP.
-// Stop order is the reverse, with shares flushed before the database closes.
+// verifier → share intake → stratum and HTTP listening → farmers → block cycle
+// → payouts. Both ports are bound before any chain activity, so a taken port
+// stops the pool before it has done anything.
+// Stop order (stop()): what holds miners' work goes first, what can wait goes
+// last. An orchestrator's grace period may end in SIGKILL at any point, so
+// accepted shares reach the database within the first seconds, not after the
+// chain drain:
+//   1. no new chain phases (the submitter halts: nothing new is sent, payouts included);
+//   2. HTTP closes; miners are told to reconnect; stratum stops reading and
+//      answers the shares it was verifying (≤ 2.3 s);
+//   3. the last shares are flushed (≤ SHARE_DRAIN_MS);
+//   4. a payout run in progress is waited for (≤ PAYOUT_DRAIN_MS: its payouts are
+//      recorded before they are sent, so one cut short is reconciled at the next start);
+//   5. chain phases in flight finish and record their outcomes (≤ CHAIN_DRAIN_MS);
+//   6. verifier, chain records, devnet, pool lock, database, data-dir lock.
 import path from 'node:path'
 import type { Config } from './config.js'
 import { PoolError, ErrorCode } from './errors.js'
@@ -52,12 +65,35 @@ export interface StartOptions {
   metrics?: Metrics
   /** stratum coarse-timer period (tests pass less) */
   tickMs?: number
+  /** how long stop() waits for chain phases in flight (default CHAIN_DRAIN_MS; tests pass less) */
+  chainDrainMs?: number
+  /** how long stop() waits for a payout run in progress (default PAYOUT_DRAIN_MS; tests pass less) */
+  payoutDrainMs?: number
 }
 
-/** Seconds a graceful stop waits for in-flight chain transactions. */
+/** Milliseconds a graceful stop waits for in-flight chain transactions. */
 const CHAIN_DRAIN_MS = 15_000
-/** Seconds a graceful stop waits for the last share flush. */
+/** Milliseconds a graceful stop waits for the last share flush. */
 const SHARE_DRAIN_MS = 10_000
+/** Milliseconds a graceful stop waits for a payout run in progress (the submitter is halted by then: it ends at its next send). */
+const PAYOUT_DRAIN_MS = 5_000
+
+/** `fn` run at most once: later calls share the first call's promise (stop() runs steps early that cleanup runs again). */
+function once(fn: () => Promise<void> | void): () => Promise<void> {
+  let p: Promise<void> | undefined
+  return () => (p ??= Promise.resolve().then(fn))
+}
+
+/** Waits for `p` at most `ms`; true if it settled in time. */
+async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)))
+  try {
+    return await Promise.race([p.then(() => true, () => true), late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
 
 export async function startPool(config: Config, o: StartOptions): Promise<PoolHandle> {
   const log = o.log
@@ -104,14 +140,16 @@ export async function startPool(config: Config, o: StartOptions): Promise<PoolHa
     cleanup.push(() => verifier.close())
     const shares = new ShareBuffer({ sql: db.sql, flushMs: config.shareFlushMs, rowsMax: config.shareBufferRowsMax, log, metrics: m })
     shares.start()
-    cleanup.push(async () => {
+    const flushShares = once(async () => {
       if (!(await shares.stop(SHARE_DRAIN_MS))) {
         // The database stayed away through the drain: these shares are not credited.
         log.error({ rows: shares.bufferedRows }, 'stopped with share rows the database never took: their shares are lost')
       }
     })
+    cleanup.push(flushShares)
     const stratum = new StratumServer({ ...config, tickMs: o.tickMs }, { verifier, shares, logger: log, metrics: m })
-    cleanup.push(() => stratum.close())
+    const closeStratum = once(() => stratum.close())
+    cleanup.push(closeStratum)
 
     const chain = createChain({
       net, store, log, metrics: m, masterKey,
@@ -141,16 +179,10 @@ export async function startPool(config: Config, o: StartOptions): Promise<PoolHa
       reward()
     })
 
-    const farmers = await ensureFarmers(chain.accounts, config.farmers, config.stakePercent)
-    chain.scheduler.setFarmers(farmers)
-    log.info({ farmers: farmers.length }, 'farmer accounts ready')
+    // Both ports first: a taken port stops the pool before any chain activity
+    // (farmer accounts are created and funded below). Miners may connect now; they
+    // get work once the block cycle has planted.
     const { port: stratumPort } = await stratum.listen()
-    chain.scheduler.start()
-    cleanup.push(async () => {
-      chain.scheduler.stop()
-      await Promise.race([chain.scheduler.idle(), new Promise((r) => setTimeout(r, CHAIN_DRAIN_MS).unref())])
-    })
-    reward() // blocks settled before a restart
 
     const payouts = new PayoutRunner({
       sql: db.sql, net, log, metrics: m,
@@ -164,8 +196,13 @@ export async function startPool(config: Config, o: StartOptions): Promise<PoolHa
       rpcTimeoutMs: config.rpcTimeoutMs,
       onSkipped: (address, reason) => stratum.showMessage(address, reason),
     })
-    payouts.start()
-    cleanup.push(() => payouts.stop())
+    // Until the farmer accounts are ready, admin operations answer 503 (an added
+    // farmer would race ensureFarmers' list into the scheduler).
+    let ready = false
+    const whenReady = <A extends unknown[], R>(fn: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
+      if (!ready) throw new PoolError(ErrorCode.BUSY, 'the pool is still starting (farmer accounts); try again shortly')
+      return fn(...a)
+    }
 
     // /health's RPC probe has its own client: one try, its own sockets. The block
     // cycle's client retries with backoff and remembers faults to start deadline
@@ -174,19 +211,19 @@ export async function startPool(config: Config, o: StartOptions): Promise<PoolHa
     const view = createPoolView({
       reads: createLedgerReads(db.sql),
       admin: {
-        addFarmers: async (count, stakePercent) => {
+        addFarmers: whenReady(async (count: number, stakePercent: number) => {
           const publicKeys = await createFarmers(chain.accounts, count, stakePercent)
           chain.scheduler.setFarmers(activeFarmers(await store.listFarmers(), masterKey))
           return { publicKeys }
-        },
-        disableFarmer: async (publicKey) => {
+        }),
+        disableFarmer: whenReady(async (publicKey: string) => {
           const known = (await store.listFarmers()).some((f) => f.publicKey === publicKey)
           if (!known) return false
           await store.setFarmerStatus(publicKey, 'disabled')
           chain.scheduler.setFarmers(activeFarmers(await store.listFarmers(), masterKey))
           return true
-        },
-        runPayouts: () => payouts.runOnce(),
+        }),
+        runPayouts: whenReady(() => payouts.runOnce()),
       },
       probes: {
         rpc: async () => { await healthRpc.raw('getLatestLedger', {}, false) },
@@ -201,13 +238,47 @@ export async function startPool(config: Config, o: StartOptions): Promise<PoolHa
       host: config.httpHost, port: config.httpPort, view, metrics: m, logger: log, adminToken: config.adminToken, stakePercentDefault: config.stakePercent,
       viewsInFlightMax: config.httpViewsInFlightMax, writeStallMs: config.httpWriteStallSeconds * 1000,
     })
-    cleanup.push(() => http.close())
+    const closeHttp = once(() => http.close())
+    cleanup.push(closeHttp)
+
+    const farmers = await ensureFarmers(chain.accounts, config.farmers, config.stakePercent)
+    chain.scheduler.setFarmers(farmers)
+    log.info({ farmers: farmers.length }, 'farmer accounts ready')
+    ready = true
+    chain.scheduler.start()
+    const drainChain = once(async () => {
+      chain.scheduler.stop()
+      if (!(await within(chain.scheduler.idle(), o.chainDrainMs ?? CHAIN_DRAIN_MS))) {
+        log.warn('stopped with chain phases still in flight: their outcomes are read from the chain at the next start')
+      }
+    })
+    cleanup.push(drainChain)
+    reward() // blocks settled before a restart
+
+    payouts.start()
+    const stopPayouts = once(async () => {
+      if (!(await within(payouts.stop(), o.payoutDrainMs ?? PAYOUT_DRAIN_MS))) {
+        log.warn('stopped with a payout run in progress: its recorded payouts are reconciled by hash at the next start')
+      }
+    })
+    cleanup.push(stopPayouts)
 
     let stopping: Promise<void> | undefined
     const stop = (): Promise<void> => {
       stopping ??= (async () => {
-        log.info('stopping: asking miners to reconnect, flushing shares')
+        log.info('stopping: chain phases halted, miners asked to reconnect, flushing shares')
+        // Steps 1–5 of the stop order (top of this file); undo() then runs the
+        // rest, and these again as no-ops. A step that fails does not skip the
+        // next: undo() logs its error when it meets the same promise.
+        const step = (p: Promise<void>): Promise<void> => p.catch(() => undefined)
+        chain.scheduler.stop()
+        const payoutsStopped = step(stopPayouts())
         stratum.reconnectAll(5)
+        await step(closeHttp())
+        await step(closeStratum())
+        await step(flushShares())
+        await payoutsStopped
+        await step(drainChain())
         await undo()
         log.info('stopped')
       })()
