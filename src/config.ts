@@ -175,18 +175,26 @@ function parseValue(name: string, spec: Spec, raw: string): string | number {
   }
 }
 
+/**
+ * What the caller runs: the pool ('pool', the default, checks everything), or a
+ * command that only opens the database ('database': `migrate`, `farmers list`),
+ * which does not need the chain settings (STELLAR_RPC_URL, a master key,
+ * FUNDING_SECRET) nor the mainnet-needs-DATABASE_URL rule that protects payouts.
+ */
+export type ConfigScope = 'pool' | 'database'
+
 /** Validates `env` against SPEC; throws PoolError(CONFIG_INVALID) naming the variable. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+export function loadConfig(env: Record<string, string | undefined> = process.env, scope: ConfigScope = 'pool'): Config {
   const out: Record<string, unknown> = {}
   for (const [name, spec] of Object.entries(SPEC) as [string, Spec][]) {
     const raw = env[name]
     const value = raw === undefined || raw === '' ? spec.default : raw.trim()
     out[camel(name)] = value === undefined ? undefined : parseValue(name, spec, value)
   }
-  return Object.freeze(crossCheck(out)) as unknown as Config
+  return Object.freeze(crossCheck(out, scope)) as unknown as Config
 }
 
-function crossCheck(c: Record<string, unknown>): Record<string, unknown> {
+function crossCheck(c: Record<string, unknown>, scope: ConfigScope): Record<string, unknown> {
   if (c.farmers === undefined) c.farmers = c.kaleNetwork === 'devnet' ? 4 : 0
   if ((c.difficultyMin as number) > (c.difficultyMax as number)) fail('DIFFICULTY_MIN must be <= DIFFICULTY_MAX')
   const start = c.difficultyStart as number
@@ -194,15 +202,16 @@ function crossCheck(c: Record<string, unknown>): Record<string, unknown> {
   if (c.stratumTlsPort !== undefined && (c.tlsCertFile === undefined || c.tlsKeyFile === undefined)) {
     fail('STRATUM_TLS_PORT needs TLS_CERT_FILE and TLS_KEY_FILE')
   }
-  if (c.kaleNetwork !== 'devnet' && c.stellarRpcUrl === undefined) fail(`STELLAR_RPC_URL must be set when KALE_NETWORK is ${String(c.kaleNetwork)}`)
-  if (c.kaleNetwork !== 'devnet' && c.masterKey === undefined && c.masterKeyFile === undefined) {
+  const pool = scope === 'pool'
+  if (pool && c.kaleNetwork !== 'devnet' && c.stellarRpcUrl === undefined) fail(`STELLAR_RPC_URL must be set when KALE_NETWORK is ${String(c.kaleNetwork)}`)
+  if (pool && c.kaleNetwork !== 'devnet' && c.masterKey === undefined && c.masterKeyFile === undefined) {
     fail(`MASTER_KEY or MASTER_KEY_FILE must be set when KALE_NETWORK is ${String(c.kaleNetwork)}`)
   }
   // Which one is used must not be a surprise (MASTER_KEY would win silently, even over a missing file).
   if (c.masterKey !== undefined && c.masterKeyFile !== undefined) fail('set one of MASTER_KEY and MASTER_KEY_FILE, not both')
   // The embedded database (PGlite) does not sync its files to disk: a power loss
   // or OS crash can drop committed rows, and a lost payout debit pays twice.
-  if (c.kaleNetwork === 'mainnet' && c.databaseUrl === undefined) {
+  if (pool && c.kaleNetwork === 'mainnet' && c.databaseUrl === undefined) {
     fail('DATABASE_URL must be set when KALE_NETWORK is mainnet: the embedded database does not sync to disk, and a crash of the machine could lose payout records')
   }
   const ids = 256 ** (c.extranonce1Bytes as number)
@@ -213,7 +222,7 @@ function crossCheck(c: Record<string, unknown>): Record<string, unknown> {
   if ((c.sessionIdleSeconds as number) < 5 * (c.vardiffTargetSeconds as number)) {
     fail('SESSION_IDLE_SECONDS must be >= 5 × VARDIFF_TARGET_SECONDS: sessions would be closed as idle while mining at the target rate')
   }
-  if (c.kaleNetwork === 'mainnet' && (c.farmers as number) > 0 && c.fundingSecret === undefined) {
+  if (pool && c.kaleNetwork === 'mainnet' && (c.farmers as number) > 0 && c.fundingSecret === undefined) {
     fail('FUNDING_SECRET must be set when KALE_NETWORK is mainnet and FARMERS > 0')
   }
   return c

@@ -190,6 +190,16 @@ describe('loadConfig', () => {
       expect(messageOf({ ADMIN_TOKEN: 'é'.repeat(20) })).toMatch(/^ADMIN_TOKEN must be at least 16 printable ASCII/)
     })
 
+    it("the 'database' scope (migrate, farmers list) asks for no chain settings, but still checks values", () => {
+      const mainnetBare = { KALE_NETWORK: 'mainnet', FARMERS: '3' }
+      expect(messageOf(mainnetBare)).toBe('STELLAR_RPC_URL must be set when KALE_NETWORK is mainnet')
+      const c = loadConfig(mainnetBare, 'database')
+      expect([c.kaleNetwork, c.masterKey, c.masterKeyFile, c.stellarRpcUrl, c.fundingSecret, c.databaseUrl]).toEqual(['mainnet', undefined, undefined, undefined, undefined, undefined])
+      expect(() => loadConfig({ ...mainnetBare, DIFFICULTY_MIN: '9', DIFFICULTY_MAX: '8' }, 'database')).toThrow('DIFFICULTY_MIN must be <= DIFFICULTY_MAX')
+      expect(() => loadConfig({ ...mainnetBare, MASTER_KEY: 'a'.repeat(64), MASTER_KEY_FILE: '/k' }, 'database')).toThrow('set one of MASTER_KEY and MASTER_KEY_FILE, not both')
+      expect(() => loadConfig({ DATABASE_URL: 'mysql://x' }, 'database')).toThrow(/^DATABASE_URL/)
+    })
+
     it('a funding account on mainnet when farmers are wanted', () => {
       expect(messageOf({ ...MAINNET, FUNDING_SECRET: undefined, FARMERS: '3' })).toBe('FUNDING_SECRET must be set when KALE_NETWORK is mainnet and FARMERS > 0')
       expect(loadConfig({ ...MAINNET, FARMERS: '3' }).farmers).toBe(3)

@@ -24,11 +24,12 @@ const USAGE = 'usage: kale-pool farmers add <count> [--stake-percent P] | list'
 export async function run(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv, ['stake-percent'])
   const [sub, ...rest] = args.positionals
-  const config = loadConfig(process.env)
   if (sub === 'list') {
     if (rest.length > 0 || args.flags.size > 0) throw argError(USAGE)
-    return withStore(config, async (store) => list(store))
+    // Public data from the database: no master key or RPC URL is asked for.
+    return withStore(loadConfig(process.env, 'database'), async (store) => list(store))
   }
+  const config = loadConfig(process.env)
   if (sub === 'add') {
     if (rest.length !== 1) throw argError(USAGE)
     const count = /^\d+$/.test(rest[0]!) ? Number(rest[0]) : NaN

@@ -14,7 +14,8 @@ export async function run(argv: readonly string[]): Promise<number> {
   if (args.positionals.length > 0) throw argError(`unexpected argument "${args.positionals[0]}"`)
   const schema = args.flags.get('schema')
   if (schema === true || (schema !== undefined && !SCHEMA_PATTERN.test(schema))) throw argError('--schema must match [a-z_][a-z0-9_]{0,62}')
-  const config = loadConfig(process.env)
+  // Only the database settings matter here: no master key or RPC URL is asked for.
+  const config = loadConfig(process.env, 'database')
   const databaseUrl = config.databaseUrl as string | undefined
   // The embedded database must never be opened by two processes: take the
   // data directory's lock, as `kale-pool start` does (fails fast if it runs).

@@ -31,6 +31,15 @@ describe('kale-pool farmers', () => {
     }
   })
 
+  it('list off the devnet needs no master key or RPC URL (it shows public data only); add still does', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kale-farmers-testnet-'))
+    const list = await cli(['farmers', 'list'], { DATA_DIR: dir, KALE_NETWORK: 'testnet' })
+    expect([list.code, list.err, list.out]).toEqual([0, '', '0 farmers (0 active)\n'])
+    const add = await cli(['farmers', 'add', '1'], { DATA_DIR: dir, KALE_NETWORK: 'testnet' })
+    expect(add.code).not.toBe(0)
+    expect(add.err).toMatch(/STELLAR_RPC_URL must be set when KALE_NETWORK is testnet/)
+  })
+
   it('refuses to open the embedded database of a running pool (its keys would be lost), pointing at POST /api/farmers', async () => {
     const busy = mkdtempSync(join(tmpdir(), 'kale-farmers-locked-'))
     // A live process (this one) holds the data directory, as a running pool does.

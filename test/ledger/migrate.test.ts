@@ -166,6 +166,17 @@ describe('the embedded database', () => {
     }
   })
 
+  it('kale-pool migrate off the devnet needs only the database settings, not the master key or the RPC URL', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kale-migrate-testnet-'))
+    try {
+      const r = await runMigrate(undefined, undefined, { DATA_DIR: dir, KALE_NETWORK: 'testnet' })
+      expect(r.err).toBe('')
+      expect([r.code, /applied 001_ledger/.test(r.out)]).toEqual([0, true])
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it('refuses a schema name that is not an identifier', async () => {
     await expect(openDb({ dataDir: null, schema: 'x; DROP TABLE y' })).rejects.toThrow(/schema must match/)
   })
