@@ -179,7 +179,7 @@ function parseValue(name: string, spec: Spec, raw: string): string | number {
  * What the caller runs: the pool ('pool', the default, checks everything), or a
  * command that only opens the database ('database': `migrate`, `farmers list`),
  * which does not need the chain settings (STELLAR_RPC_URL, a master key,
- * FUNDING_SECRET) nor the mainnet-needs-DATABASE_URL rule that protects payouts.
+ * FUNDING_SECRET).
  */
 export type ConfigScope = 'pool' | 'database'
 
@@ -211,7 +211,8 @@ function crossCheck(c: Record<string, unknown>, scope: ConfigScope): Record<stri
   if (c.masterKey !== undefined && c.masterKeyFile !== undefined) fail('set one of MASTER_KEY and MASTER_KEY_FILE, not both')
   // The embedded database (PGlite) does not sync its files to disk: a power loss
   // or OS crash can drop committed rows, and a lost payout debit pays twice.
-  if (pool && c.kaleNetwork === 'mainnet' && c.databaseUrl === undefined) {
+  // Kept for every command: on mainnet an embedded database under DATA_DIR is never the pool's books.
+  if (c.kaleNetwork === 'mainnet' && c.databaseUrl === undefined) {
     fail('DATABASE_URL must be set when KALE_NETWORK is mainnet: the embedded database does not sync to disk, and a crash of the machine could lose payout records')
   }
   const ids = 256 ** (c.extranonce1Bytes as number)

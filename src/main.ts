@@ -7,14 +7,17 @@
 // last. An orchestrator's grace period may end in SIGKILL at any point, so
 // accepted shares reach the database within the first seconds, not after the
 // chain drain:
-//   1. no new chain phases (the submitter halts: nothing new is sent, payouts included);
+//   1. no new chain phases or blocks, and no new payout: the running chain
+//      phases and the payout being sent go on (awaited in 4);
 //   2. HTTP closes; miners are told to reconnect; stratum stops reading and
-//      answers the shares it was verifying (≤ 2.3 s);
+//      answers the shares it was verifying (≤ 2.3 s), the verifier finishes its
+//      batches (≤ 2 s);
 //   3. the last shares are flushed (≤ SHARE_DRAIN_MS);
-//   4. a payout run in progress is waited for (≤ PAYOUT_DRAIN_MS: its payouts are
-//      recorded before they are sent, so one cut short is reconciled at the next start);
-//   5. chain phases in flight finish and record their outcomes (≤ CHAIN_DRAIN_MS);
-//   6. verifier, chain records, devnet, pool lock, database, data-dir lock.
+//   4. the payout run (≤ PAYOUT_DRAIN_MS from the stop: payouts are recorded
+//      before they are sent, so one cut short is reconciled at the next start)
+//      and the chain phases (≤ CHAIN_DRAIN_MS from the stop; then halted) finish
+//      and record their outcomes;
+//   5. chain records (write-behind), devnet, pool lock, database, data-dir lock.
 import path from 'node:path'
 import type { Config } from './config.js'
 import { PoolError, ErrorCode } from './errors.js'
@@ -75,8 +78,10 @@ export interface StartOptions {
 const CHAIN_DRAIN_MS = 15_000
 /** Milliseconds a graceful stop waits for the last share flush. */
 const SHARE_DRAIN_MS = 10_000
-/** Milliseconds a graceful stop waits for a payout run in progress (the submitter is halted by then: it ends at its next send). */
+/** Milliseconds a graceful stop waits for a payout run in progress (it finishes the payout it is sending and starts no other). */
 const PAYOUT_DRAIN_MS = 5_000
+/** Milliseconds the verifier's batches in flight get once stratum has closed (it already waited up to 2 s for its sessions' shares). */
+const VERIFIER_CLOSE_GRACE_MS = 2_000
 
 /** `fn` run at most once: later calls share the first call's promise (stop() runs steps early that cleanup runs again). */
 function once(fn: () => Promise<void> | void): () => Promise<void> {
@@ -137,7 +142,9 @@ export async function startPool(config: Config, o: StartOptions): Promise<PoolHa
       threads: config.verifyThreads, batchMax: config.verifyBatchMax, batchMs: config.verifyBatchMs,
       queueMax: config.verifyQueueMax, sharesInFlightMax: config.verifySharesInFlightMax, idleTimeoutMs: config.verifyIdleTimeoutMs, metrics: m, log,
     })
-    cleanup.push(() => verifier.close())
+    // Batches still in flight after stratum's close are answered within the grace (their shares reach the buffer before its last flush).
+    const closeVerifier = once(() => verifier.close(VERIFIER_CLOSE_GRACE_MS))
+    cleanup.push(closeVerifier)
     const shares = new ShareBuffer({ sql: db.sql, flushMs: config.shareFlushMs, rowsMax: config.shareBufferRowsMax, log, metrics: m })
     shares.start()
     const flushShares = once(async () => {
@@ -247,10 +254,12 @@ export async function startPool(config: Config, o: StartOptions): Promise<PoolHa
     ready = true
     chain.scheduler.start()
     const drainChain = once(async () => {
-      chain.scheduler.stop()
+      chain.scheduler.drain()
       if (!(await within(chain.scheduler.idle(), o.chainDrainMs ?? CHAIN_DRAIN_MS))) {
         log.warn('stopped with chain phases still in flight: their outcomes are read from the chain at the next start')
       }
+      // Whatever still runs sends nothing more and records nothing (as in a crash).
+      chain.scheduler.stop()
     })
     cleanup.push(drainChain)
     reward() // blocks settled before a restart
@@ -266,19 +275,21 @@ export async function startPool(config: Config, o: StartOptions): Promise<PoolHa
     let stopping: Promise<void> | undefined
     const stop = (): Promise<void> => {
       stopping ??= (async () => {
-        log.info('stopping: chain phases halted, miners asked to reconnect, flushing shares')
+        log.info('stopping: no new chain phases or payouts, miners asked to reconnect, flushing shares')
         // Steps 1–5 of the stop order (top of this file); undo() then runs the
         // rest, and these again as no-ops. A step that fails does not skip the
-        // next: undo() logs its error when it meets the same promise.
+        // next: undo() logs its error when it meets the same promise. The chain
+        // and payout waits start now and run beside the share steps.
         const step = (p: Promise<void>): Promise<void> => p.catch(() => undefined)
-        chain.scheduler.stop()
+        const chainDrained = step(drainChain())
         const payoutsStopped = step(stopPayouts())
         stratum.reconnectAll(5)
         await step(closeHttp())
         await step(closeStratum())
+        await step(closeVerifier())
         await step(flushShares())
         await payoutsStopped
-        await step(drainChain())
+        await chainDrained
         await undo()
         log.info('stopped')
       })()

@@ -191,10 +191,12 @@ describe('loadConfig', () => {
     })
 
     it("the 'database' scope (migrate, farmers list) asks for no chain settings, but still checks values", () => {
-      const mainnetBare = { KALE_NETWORK: 'mainnet', FARMERS: '3' }
+      const mainnetBare = { KALE_NETWORK: 'mainnet', FARMERS: '3', DATABASE_URL: 'postgres://pool@db.example/kale' }
       expect(messageOf(mainnetBare)).toBe('STELLAR_RPC_URL must be set when KALE_NETWORK is mainnet')
       const c = loadConfig(mainnetBare, 'database')
-      expect([c.kaleNetwork, c.masterKey, c.masterKeyFile, c.stellarRpcUrl, c.fundingSecret, c.databaseUrl]).toEqual(['mainnet', undefined, undefined, undefined, undefined, undefined])
+      expect([c.kaleNetwork, c.masterKey, c.masterKeyFile, c.stellarRpcUrl, c.fundingSecret]).toEqual(['mainnet', undefined, undefined, undefined, undefined])
+      // On mainnet the books are never an embedded database under DATA_DIR, for any command.
+      expect(() => loadConfig({ KALE_NETWORK: 'mainnet' }, 'database')).toThrow(/^DATABASE_URL must be set when KALE_NETWORK is mainnet/)
       expect(() => loadConfig({ ...mainnetBare, DIFFICULTY_MIN: '9', DIFFICULTY_MAX: '8' }, 'database')).toThrow('DIFFICULTY_MIN must be <= DIFFICULTY_MAX')
       expect(() => loadConfig({ ...mainnetBare, MASTER_KEY: 'a'.repeat(64), MASTER_KEY_FILE: '/k' }, 'database')).toThrow('set one of MASTER_KEY and MASTER_KEY_FILE, not both')
       expect(() => loadConfig({ DATABASE_URL: 'mysql://x' }, 'database')).toThrow(/^DATABASE_URL/)

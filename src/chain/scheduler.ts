@@ -74,10 +74,15 @@ export class Scheduler extends EventEmitter {
 
   /** Graceful stop: no new phases, the running ones finish and record their outcomes. */
   async shutdown(): Promise<void> {
-    this.draining = true
-    this.watcher.stop()
+    this.drain()
     await this.idle()
     this.lead.disable()
+  }
+
+  /** The first half of shutdown(): no new phases and no new blocks from here on; idle() tells when the running ones are done. */
+  drain(): void {
+    this.draining = true
+    this.watcher.stop()
   }
 
   /** Waits for the running phases (tests, graceful shutdown). */
@@ -98,6 +103,8 @@ export class Scheduler extends EventEmitter {
   }
 
   private onBlock(ev: BlockEvent, view: ChainView): void {
+    // A poll already under way when the stop began: the next start sees this block.
+    if (this.s.stopped || this.draining) return
     this.s.current = ev
     this.lead.reset()
     this.emit('block', ev)

@@ -81,10 +81,14 @@ export class PayoutRunner {
     this.timer.unref()
   }
 
-  /** Stops the timer and waits for a run in progress (its payouts are committed before sending either way). */
+  /**
+   * Stops the timer and waits for a run in progress, which finishes the payout it
+   * is sending and starts no other (each is committed before it is sent either way).
+   */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer)
     this.timer = null
+    this.payouts.halt()
     await this.running?.catch(() => undefined)
   }
 }

@@ -173,12 +173,19 @@ export class Payouts {
   private readonly log: Logger
   private readonly m: Metrics
   private readonly now: () => number
+  /** halt() was called: a run in progress finishes the payout it is sending and starts no other. */
+  private halted = false
 
   constructor(private readonly o: PayoutsOptions) {
     assert(o.thresholdStroops > 0n, 'payout threshold must be > 0')
     this.log = o.log ?? silentLogger()
     this.m = o.metrics ?? defaultMetrics()
     this.now = o.now ?? Date.now
+  }
+
+  /** From now on runs settle or send nothing more (a graceful stop); the payout being sent is finished. */
+  halt(): void {
+    this.halted = true
   }
 
   /** One run: reconcile what is pending, then pay who is due. */
@@ -198,6 +205,7 @@ export class Payouts {
     summary.skipped = due.length - payable.length
     const batches = planPayouts(payable, await this.availableSources(), this.o.perTxMax ?? PAYMENTS_PER_TX_MAX)
     for (const b of batches) {
+      if (this.halted) break
       const paid = await this.pay(b)
       if (paid === null) continue
       summary.payouts += b.payments.length
@@ -211,6 +219,7 @@ export class Payouts {
     const out = { completed: 0, reversed: 0, pending: 0 }
     const rows = await this.o.sql<PendingRow[]>`SELECT id, source, tx_hash, envelope_xdr, max_time FROM payouts WHERE status = 'pending' ORDER BY id`
     for (const r of rows) {
+      if (this.halted) break
       // A resend beside a busy lane would compete with that farmer's own transaction.
       const resend = !(this.o.chain.busy?.(r.source) ?? false)
       const s = await this.settle(r.id, r.tx_hash, r.envelope_xdr, Number(r.max_time), resend)

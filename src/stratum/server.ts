@@ -54,6 +54,12 @@ export class StratumServer {
   readonly stratifier: Stratifier
   private readonly servers: net.Server[] = []
   private readonly perIp = new Map<string, number>()
+  /** TLS connections per IP, counted from the TCP accept (before the handshake). */
+  private readonly tlsPerIp = new Map<string, number>()
+  /** The TCP sockets under TLS connections, handshaking or not (close() destroys what is left). */
+  private readonly tlsRaw = new Set<net.Socket>()
+  /** Handshake timers of TLS connections, by remote address and port. */
+  private readonly handshaking = new Map<string, NodeJS.Timeout>()
   private readonly bans = new Map<string, number>()
   private readonly m: Metrics
   private readonly log: Logger
@@ -117,7 +123,16 @@ export class StratumServer {
     this.servers.push(plain)
     let tlsPort: number | undefined
     if (this.o.stratumTlsPort !== undefined && this.o.tlsCertFile && this.o.tlsKeyFile) {
-      const secure = tls.createServer({ cert: readFileSync(this.o.tlsCertFile), key: readFileSync(this.o.tlsKeyFile) }, (sock) => this.accept(sock))
+      // A handshake gets SUBSCRIBE_TIMEOUT_SECONDS (Node's handshakeTimeout did not
+      // fire for a client that sends nothing), and until it completes the
+      // connection is no session: it is counted per IP here and destroyed by
+      // close() (one that never handshook held a stop, and with it the last
+      // share flush, for Node's 120 s).
+      const secure = tls.createServer({ cert: readFileSync(this.o.tlsCertFile), key: readFileSync(this.o.tlsKeyFile) }, (sock) => {
+        this.handshook(sock)
+        this.accept(sock)
+      })
+      secure.on('connection', (raw: net.Socket) => this.acceptTls(raw))
       tlsPort = await bind(secure, this.o.stratumTlsPort, this.o.stratumHost)
       this.servers.push(secure)
     }
@@ -130,6 +145,40 @@ export class StratumServer {
   private refuse(sock: net.Socket, reason: string): void {
     this.m.connectionsRefusedTotal.labels(reason).inc()
     sock.destroy()
+  }
+
+  /**
+   * A TLS connection before its handshake: refused when banned or when its IP
+   * already has CONNECTIONS_PER_IP_MAX TLS connections (handshaking or not), so
+   * connections that never complete a handshake cannot pile up.
+   */
+  private acceptTls(raw: net.Socket): void {
+    const ip = raw.remoteAddress ?? 'unknown'
+    const bannedUntil = this.bans.get(ip)
+    if (bannedUntil !== undefined && bannedUntil > this.now()) return this.refuse(raw, 'banned')
+    const n = this.tlsPerIp.get(ip) ?? 0
+    if (n >= this.o.connectionsPerIpMax) return this.refuse(raw, 'ip_max')
+    this.tlsPerIp.set(ip, n + 1)
+    this.tlsRaw.add(raw)
+    const key = `${ip}|${raw.remotePort ?? ''}`
+    const timer = setTimeout(() => raw.destroy(), this.o.subscribeTimeoutSeconds * 1000)
+    timer.unref()
+    this.handshaking.set(key, timer)
+    raw.once('close', () => {
+      clearTimeout(timer)
+      if (this.handshaking.get(key) === timer) this.handshaking.delete(key)
+      this.tlsRaw.delete(raw)
+      const left = (this.tlsPerIp.get(ip) ?? 1) - 1
+      if (left <= 0) this.tlsPerIp.delete(ip)
+      else this.tlsPerIp.set(ip, left)
+    })
+  }
+
+  /** The TLS handshake of `sock` completed: its handshake timer stops (the subscribe timeout takes over). */
+  private handshook(sock: net.Socket): void {
+    const key = `${sock.remoteAddress ?? 'unknown'}|${sock.remotePort ?? ''}`
+    clearTimeout(this.handshaking.get(key))
+    this.handshaking.delete(key)
   }
 
   private accept(sock: net.Socket): void {
@@ -342,6 +391,9 @@ export class StratumServer {
     const flushBy = Date.now() + CLOSE_FLUSH_MS_MAX
     while (this.stratifier.sessions.size > 0 && Date.now() < flushBy) await sleep(10)
     for (const s of this.stratifier.sessions) s.socket.destroy()
+    // Connections still in their TLS handshake are no session: without this the
+    // TLS server's close() waits for their handshake timeout.
+    for (const raw of this.tlsRaw) raw.destroy()
     await stopped
   }
 

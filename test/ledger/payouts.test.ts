@@ -448,6 +448,27 @@ describe.each([{ lanes: false }, { lanes: true }])('payouts on the devnet (lanes
     expect(await onChain(m)).toBe(before + due)
   })
 
+  // The pool's stop (src/main.ts) halts payouts first and waits a bounded time:
+  // the payout being sent must finish and be recorded, and no other may start.
+  it('halt() during a run: the payout being sent completes and is recorded; no other starts, and that miner stays due', async () => {
+    const [a, b] = [miners[0]!.publicKey(), miners[1]!.publicKey()]
+    await credit(a, 40n * KALE)
+    await credit(b, 30n * KALE)
+    const before = await Promise.all([onChain(a), onChain(b)])
+    let sends = 0
+    const p = payouts({ perTxMax: 1, hooks: { afterCommit: () => { if (++sends === 1) p.halt() } } })
+    const summary = await p.run()
+    expect([summary.payouts, sends]).toEqual([1, 1])
+    // The larger balance goes first; the other is untouched, on chain and in the books.
+    expect(await onChain(a)).toBe(before[0]! + 40n * KALE)
+    expect(await onChain(b)).toBe(before[1]!)
+    expect([await balanceOf(db.sql, a), await balanceOf(db.sql, b)]).toEqual([0n, 30n * KALE])
+    expect((await db.sql`SELECT count(*)::int AS n FROM payouts WHERE status = 'pending'`)[0]!.n).toBe(0)
+    // A later run (a new process) pays the rest.
+    expect((await payouts().run()).payouts).toBe(1)
+    expect(await onChain(b)).toBe(before[1]! + 30n * KALE)
+  })
+
   it('the runner wires payouts to the network: one run at a time, KALE threshold in stroops', async () => {
     const m = miners[0]!.publicKey()
     await credit(m, 11n * KALE)
