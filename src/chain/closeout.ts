@@ -6,9 +6,20 @@ import type { ChainOpRecord } from './store.js'
 import { workGapOf } from './contract.js'
 import type { ChainView } from './watcher.js'
 import type { CycleState } from './cycle-state.js'
+import { BLOCK_INTERVAL_SECONDS, PAIL_TTL_LEDGERS } from '../kale/reward.js'
+import { LEDGER_SECONDS_NOMINAL } from './cycle.js'
 
-/** A restarted process also sweeps this many blocks before the first one it sees (rows a crash left failed). */
-const SWEEP_BACK_BLOCKS = 8
+/**
+ * A started process looks back over every block whose pails may still be alive:
+ * a block lasts at least BLOCK_INTERVAL_SECONDS (60 ledgers), so at most
+ * PAIL_TTL_LEDGERS / 60 = 288 blocks opened within a pail's TTL. Rows a crash
+ * left failed, and pails whose rows were lost (written behind through a database
+ * outage, then the process ended), are found there however long the outage or
+ * the downtime was; past the TTL nothing can be harvested any more.
+ */
+export const LOOK_BACK_BLOCKS = Math.ceil(PAIL_TTL_LEDGERS / (BLOCK_INTERVAL_SECONDS / LEDGER_SECONDS_NOMINAL))
+/** Look-back blocks checked per sweep, newest first (each reads its farmers' pails): spreads the start's reads over a few ledgers. */
+const LOOK_BACK_BLOCKS_PER_SWEEP = 16
 
 /**
  * After the rollover: every planted pail of block `index` whose work is not
@@ -70,25 +81,27 @@ export async function closeWorksOf(c: CycleState, index: number): Promise<boolea
 export async function sweep(c: CycleState, view: ChainView, unsettled: readonly ChainOpRecord[]): Promise<boolean> {
   const blocks = new Set<number>([...c.openBlocks].filter((n) => n < view.farmIndex))
   for (const o of unsettled) if (o.block < view.farmIndex && o.op !== 'harvest' && (o.status === 'pending' || o.status === 'failed')) blocks.add(o.block)
-  // Blocks a crash may have left without any row at all: look back a few blocks once.
+  // Blocks a crash may have left without any row at all: the look-back, once
+  // per process, from the block before the first one it sees down to
+  // LOOK_BACK_BLOCKS before it, a few blocks per sweep.
+  c.lookBackNext ??= view.farmIndex - 1
+  c.lookBackEnd ??= Math.max(0, view.farmIndex - LOOK_BACK_BLOCKS)
   const lookBack = new Set<number>()
-  if (!c.sweptBack) for (let n = Math.max(0, view.farmIndex - SWEEP_BACK_BLOCKS); n < view.farmIndex; n++) lookBack.add(n)
+  for (let n = c.lookBackNext; n >= c.lookBackEnd && lookBack.size < LOOK_BACK_BLOCKS_PER_SWEEP; n--) lookBack.add(n)
+  const busy = (index: number): boolean => c.plantRuns.has(index) || c.busy.has(`work:${index}`) || c.busy.has(`close:${index}`)
   let changed = false
-  let complete = true
-  for (const index of [...new Set([...blocks, ...lookBack])].sort((x, y) => x - y)) {
+  for (const index of [...new Set([...blocks, ...lookBack])].sort((x, y) => y - x)) {
     if (c.stopped) return changed
     // Still being planted, worked or closed: the running phase records its outcomes.
-    if (c.plantRuns.has(index) || c.busy.has(`work:${index}`) || c.busy.has(`close:${index}`)) {
-      complete = false
-      continue
-    }
+    if (busy(index)) continue
     if (lookBack.has(index)) await adoptUnrecordedPails(c, index)
     const r = await sweepBlock(c, index)
     changed ||= r.changed
-    if (r.open) complete = false
-    else c.openBlocks.delete(index)
+    if (!r.open) c.openBlocks.delete(index)
+    // The cursor passes a block once its pails are adopted; a block whose rows
+    // stay open is in openBlocks from here on (record()), swept until settled.
+    if (lookBack.has(index) && index === c.lookBackNext) c.lookBackNext = index - 1
   }
-  if (complete) c.sweptBack = true
   return changed
 }
 

@@ -59,7 +59,9 @@ export class CycleState {
   readonly plantRuns = new Map<number, Promise<void>>()
   /** past blocks in which this process left a row pending or failed: the close-out sweep resolves them */
   readonly openBlocks = new Set<number>()
-  sweptBack = false
+  /** The close-out's look-back (closeout.ts): the next block to check, going down, and the last one. */
+  lookBackNext: number | undefined
+  lookBackEnd: number | undefined
   anySource = 0
   openerStake: { index: number; pk: string; stake: bigint; ended: number } | undefined
   current: BlockEvent | undefined

@@ -3,6 +3,12 @@
 
 export const STROOPS_PER_KALE = 10_000_000n
 export const BLOCK_INTERVAL_SECONDS = 300
+/**
+ * Block and Pail entries live this many ledgers from their creation (the
+ * network's minimum temporary TTL, KALE.md "Storage"); the contract never
+ * extends them. Past it no harvest of the block can happen any more.
+ */
+export const PAIL_TTL_LEDGERS = 17_280
 export const BLOCK_REWARD = 25_050_000_000n
 export const DECAY_START_INDEX = 30_558
 export const DECAY_PERIOD_BLOCKS = 8_640

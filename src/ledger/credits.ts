@@ -6,6 +6,7 @@
 // mark are written in one transaction under the block row's lock, so running it
 // twice, or from two processes at once, credits nobody twice.
 import type { Sql } from './db.js'
+import { PAIL_TTL_LEDGERS } from '../kale/reward.js'
 import type { BlockEvent } from '../events.js'
 import type { Metrics } from '../metrics/metrics.js'
 import { metrics as defaultMetrics } from '../metrics/metrics.js'
@@ -37,12 +38,7 @@ export async function recordBlock(sql: Sql, b: BlockEvent): Promise<void> {
       min_zeros = coalesce(blocks.min_zeros, excluded.min_zeros), max_zeros = coalesce(blocks.max_zeros, excluded.max_zeros)`
 }
 
-/**
- * Block and Pail entries live this many ledgers from their creation (the
- * network's minimum temporary TTL, KALE.md "Storage"); the contract never
- * extends them. Past it no harvest of the block can happen any more.
- */
-export const PAIL_TTL_LEDGERS = 17_280
+export { PAIL_TTL_LEDGERS }
 
 /**
  * Blocks that are over and whose operations are all settled, not rewarded yet,
