@@ -17,7 +17,7 @@ export interface FarmerNeed {
 
 export interface SessionLoad {
   id: number
-  /** Estimated hashes/s (vardiff estimate, else difficulty / target seconds). */
+  /** Measured hashes/s (`creditedHashrate`): never the difficulty the session claims. */
   hashrate: number
   /** Farmer now assigned, if any. */
   farmer: string | undefined
@@ -72,6 +72,43 @@ export function distribute(input: DistributionInput): Map<number, string> {
     out.set(s.id, best)
   }
   return out
+}
+
+/**
+ * Difficulty a session had credited, decayed with time constant `windowMs`: its
+ * measured work, for weighting it in the distribution. Only credited shares count —
+ * a difficulty set by `d=` or a suggest_difficulty floor proves no hashes, and
+ * weighting by it let one idle connection claiming d=2^40 take a farmer to itself.
+ */
+export interface CreditedRate {
+  /** ms the session started (hashing time before its first share counts too) */
+  sinceMs: number
+  /** ms of the last credited share */
+  atMs: number
+  shares: number
+  /** Σ credited difficulty, each decayed by e^(−(atMs − its time) / windowMs) */
+  sum: number
+}
+
+export function creditedStart(nowMs: number): CreditedRate {
+  return { sinceMs: nowMs, atMs: nowMs, shares: 0, sum: 0 }
+}
+
+export function creditedRecord(r: CreditedRate, difficulty: number, nowMs: number, windowMs: number): CreditedRate {
+  const decay = Math.exp(-Math.max(nowMs - r.atMs, 0) / windowMs)
+  return { sinceMs: r.sinceMs, atMs: nowMs, shares: r.shares + 1, sum: r.sum * decay + difficulty }
+}
+
+/**
+ * Hashes/s: the decayed sum over the decayed time it covers, windowMs·(1 − e^(−age/windowMs))
+ * (about the age while that is short). The age is at least `ageMinMs` so one lucky
+ * share just after login is not a huge rate. Before any credited share, `prior`.
+ */
+export function creditedHashrate(r: CreditedRate, nowMs: number, windowMs: number, ageMinMs: number, prior: number): number {
+  if (r.shares === 0) return prior
+  const sum = r.sum * Math.exp(-Math.max(nowMs - r.atMs, 0) / windowMs)
+  const ageMs = Math.max(nowMs - r.sinceMs, ageMinMs)
+  return sum / ((windowMs * (1 - Math.exp(-ageMs / windowMs))) / 1000)
 }
 
 /** Expected leading zero nibbles after `hashes` hashes (for reports and tests): log16. */

@@ -4,6 +4,11 @@
 // resume (dropped < RESUME_MS ago) — stronger than "unique per (block, farmer)"
 // and simpler: a session keeps its range when it is moved between farmers or
 // blocks, and two live sessions can never search the same nonces.
+//
+// A reservation is freed when it expires or is evicted (the parked set is full,
+// or no extranonce1 is free for a new session). Its extranonce1 may then go to a
+// new session in the same block: `onFree` hands the freed carry to the owner (the
+// stratifier), which passes its duplicate memory on to the next holder.
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 
@@ -23,7 +28,12 @@ export class ExtranonceAllocator<T> {
   /** sessionId → reservation, in insertion (= expiry) order. */
   private readonly parked = new Map<string, Resumable<T>>()
 
-  constructor(readonly bytes: number, private readonly parkedMax: number) {
+  constructor(
+    readonly bytes: number,
+    private readonly parkedMax: number,
+    /** A parked reservation was freed without a resume (expired or evicted). */
+    private readonly onFree: (extranonce1: number, carry: T) => void = () => {},
+  ) {
     assert.ok(bytes >= 1 && bytes <= 6)
     this.space = 2 ** (8 * bytes)
     this.next = Math.floor(Math.random() * this.space)
@@ -37,8 +47,14 @@ export class ExtranonceAllocator<T> {
     return e1.toString(16).padStart(this.bytes * 2, '0')
   }
 
-  /** A fresh extranonce1, or undefined when the space is exhausted. */
+  /**
+   * A fresh extranonce1, or undefined when every one is held by a live (or
+   * draining) session. Live and parked sessions together can outnumber the space
+   * (config bounds only SESSIONS_MAX by it), so when none is free the oldest parked
+   * reservation gives way: a new miner matters more than a resume that may never come.
+   */
   allocate(): number | undefined {
+    if (this.used.size >= this.space) this.evictOldest()
     if (this.used.size >= this.space) return undefined
     // Bounded: at most `space` probes; in practice one (the space dwarfs the sessions).
     for (let i = 0; i < this.space; i++) {
@@ -58,7 +74,7 @@ export class ExtranonceAllocator<T> {
     if (!r) return undefined
     this.parked.delete(sessionId)
     if (r.expiresAtMs <= nowMs) {
-      this.used.delete(r.extranonce1)
+      this.free(r)
       return undefined
     }
     return r
@@ -85,7 +101,7 @@ export class ExtranonceAllocator<T> {
     for (const [id, r] of this.parked) {
       if (r.expiresAtMs > nowMs) break
       this.parked.delete(id)
-      this.used.delete(r.extranonce1)
+      this.free(r)
     }
   }
 
@@ -94,7 +110,12 @@ export class ExtranonceAllocator<T> {
     if (first.done) return
     const [id, r] = first.value
     this.parked.delete(id)
+    this.free(r)
+  }
+
+  private free(r: Resumable<T>): void {
     this.used.delete(r.extranonce1)
+    this.onFree(r.extranonce1, r.carry)
   }
 }
 

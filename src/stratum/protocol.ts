@@ -174,9 +174,10 @@ export const SHARE_OUTCOMES = {
   duplicate: { code: 22, message: 'Duplicate share', metric: 'duplicate' },
   /**
    * A nonce judged before under another job id of the same work (a retarget or a
-   * rebalance re-issued it): 22, never credited twice, but not the miner's fault —
-   * a client that restarts its extranonce2 on every notify meets these — so it
-   * counts toward no ban, either way.
+   * rebalance re-issued it), or judged under this extranonce1 by an earlier session
+   * whose reservation was freed in this block: 22, never credited twice, but not
+   * this miner's fault — a client that restarts its extranonce2 on every notify (or
+   * at 0 like the previous holder) meets these — so it counts toward no ban, either way.
    */
   duplicateReissued: { code: 22, message: 'Duplicate share', metric: 'duplicate' },
   lowDifficulty: { code: 23, message: 'Low difficulty share', metric: 'low_difficulty' },
@@ -195,10 +196,13 @@ export function countsAsInvalid(o: ShareOutcome): boolean {
 
 /**
  * Outcomes that count toward the ban ratio at all: the pool refusing to judge
- * does not, nor a re-issued duplicate (neutral, so it cannot pad the ratio either).
+ * does not, nor a re-issued duplicate, nor a stale job (all neutral). Neutral,
+ * not valid: a stale job id costs the pool no hash, so counted as a judged share
+ * it padded the ratio — one free stale submit per low-difficulty share kept a
+ * session at exactly 50 % invalid forever while the pool hashed every one.
  */
 export function countsAsJudged(o: ShareOutcome): boolean {
-  return o !== 'busy' && o !== 'internal' && o !== 'shareLimit' && o !== 'duplicateReissued'
+  return o !== 'busy' && o !== 'internal' && o !== 'shareLimit' && o !== 'duplicateReissued' && o !== 'jobNotFound'
 }
 
 export function encodeOutcome(id: RequestId, o: ShareOutcome): string {

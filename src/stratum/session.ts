@@ -5,6 +5,7 @@ import type { Logger } from '../log.js'
 import { LineFramer, type NextLine } from './framing.js'
 import type { Job, Work } from './jobs.js'
 import { vardiffStart, type VardiffState } from './vardiff.js'
+import { creditedStart, type CreditedRate } from './distribution.js'
 import { decodeStrKey, VersionByte } from '../kale/index.js'
 import { WORKER_RE, type RequestId } from './protocol.js'
 
@@ -38,6 +39,7 @@ export interface HeldJob {
 export interface SessionCarry {
   jobs: Map<string, HeldJob>
   seen: Map<Work, Map<string, string>>
+  inherited: Map<Work, Map<string, string>> | undefined
   lastJobSeq: number
   difficulty: number
 }
@@ -82,6 +84,8 @@ export class Session {
   /** Difficulty last announced with mining.set_difficulty (0 = none yet). */
   announced = 0
   vardiff: VardiffState
+  /** Difficulty credited lately: the session's weight in the work distribution. */
+  credited: CreditedRate
   jobs = new Map<string, HeldJob>()
   /** Highest job seq sent to this session: a job id above it was never sent (a made-up id). */
   lastJobSeq = 0
@@ -91,6 +95,13 @@ export class Session {
   seen = new Map<Work, Map<string, string>>()
   /** Nonces in `seen` (bounded by the per-block maximum). */
   seenNonces = 0
+  /**
+   * Nonces judged in this block under this extranonce1 by earlier sessions whose
+   * reservation was freed (evicted or expired) before this one got it, per work.
+   * Not credited again (22) but neutral: this miner never sent them. Counted in the
+   * pool-wide nonce total, not in `seenNonces`.
+   */
+  inherited: Map<Work, Map<string, string>> | undefined = undefined
   farmer: string | undefined
   /** Block index of the last job sent (cleanJobs is true on the first job of a block). */
   jobBlock = -1
@@ -133,6 +144,7 @@ export class Session {
     this.framer = new LineFramer(lineBytesMax)
     this.difficulty = difficulty
     this.vardiff = vardiffStart(connectedMs)
+    this.credited = creditedStart(connectedMs)
     this.lastValidShareMs = connectedMs
   }
 
@@ -192,19 +204,25 @@ export class Session {
     return parseInt(jobId, 16) <= this.lastJobSeq
   }
 
+  /** Whether an earlier holder of this extranonce1 had `key` judged for `work` in this block. */
+  inheritedHas(work: Work, key: string): boolean {
+    return this.inherited?.get(work)?.has(key) === true
+  }
+
   /** A new block: every job held is of an older block, hence stale (cheaper than `pruneStale`). */
   dropJobs(): void {
     if (this.jobs.size > 0) this.jobs.clear()
     this.current = undefined
     if (this.seen.size > 0) this.seen.clear()
     this.seenNonces = 0
+    this.inherited = undefined
   }
 
   /**
-   * Drops jobs and duplicate sets whose work is stale (block over or worked): they
-   * can only answer 21 anyway. Recounts `seenNonces` (shares still in the verifier
-   * when a session was parked were remembered after its carry was taken) and
-   * returns how many nonces it forgot.
+   * Drops jobs and duplicate sets (own and inherited) whose work is stale (block
+   * over or worked): they can only answer 21 anyway. Recounts `seenNonces` (shares
+   * still in the verifier when a session was parked were remembered after its
+   * carry was taken) and returns how many nonces it forgot.
    */
   pruneStale(): number {
     for (const [id, h] of this.jobs) if (h.job.work.stale) this.jobs.delete(id)
@@ -218,6 +236,13 @@ export class Session {
       } else kept += nonces.size
     }
     this.seenNonces = kept
+    if (this.inherited !== undefined) {
+      for (const [w, nonces] of this.inherited) {
+        if (!w.stale) continue
+        dropped += nonces.size
+        this.inherited.delete(w)
+      }
+    }
     return dropped
   }
 }

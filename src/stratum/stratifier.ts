@@ -7,9 +7,9 @@ import type { BlockEvent, PlantedEvent, ShareSink } from '../events.js'
 import { farmerKeyOf, targetBytes, belowOrEqual, zeros as zerosOf, HASH_BYTES } from '../kale/index.js'
 import type { ShareVerifier } from '../workers/verifier.js'
 import { BestWorkTracker } from './best-work.js'
-import { distribute } from './distribution.js'
+import { creditedHashrate, creditedRecord, distribute } from './distribution.js'
 import { ExtranonceAllocator, newSessionId } from './extranonce.js'
-import { JobBook, notifyLine, type Job } from './jobs.js'
+import { JobBook, notifyLine, type Job, type Work } from './jobs.js'
 import {
   type Request, type RequestId, type ShareOutcome, RpcCode, SHARE_OUTCOMES, MethodError, NONCE_HEX_RE,
   countsAsInvalid, countsAsJudged, encodeError, encodeNotification, encodeOutcome, encodeResult, encodeTrue,
@@ -59,6 +59,10 @@ function settleLater(st: Stratifier, s: Session): void {
 const LOGIN_REBALANCE_MS = 50
 /** Keep a session on its farmer while that farmer is at most this over the fair share. */
 const SLACK_RATIO = 1.25
+/** A session's weight in the distribution is the difficulty credited to it over about this long. */
+const RATE_WINDOW_MS = 5 * 60 * 1000
+/** Workers (usernames) one session may authorize. */
+const SESSION_WORKERS_MAX = 64
 
 export class Stratifier {
   readonly bestWork = new BestWorkTracker()
@@ -76,11 +80,17 @@ export class Stratifier {
   private readonly noncesPerBlockMax: number
   /**
    * Nonces remembered in this block's duplicate sets, all sessions together (live,
-   * draining and parked). A set dropped with an evicted or expired parked session
-   * still counts until the block ends (an over-count, so the bound still holds);
-   * every set is cleared at a new block, and this with them.
+   * draining, parked, and freed reservations' sets in `freedSets`). A set of a work
+   * gone stale that is dropped early may still count until the block ends (an
+   * over-count, so the bound still holds); every set is cleared at a new block, and
+   * this with them.
    */
   private noncesRemembered = 0
+  /**
+   * Duplicate sets of parked reservations freed (expired or evicted) in this
+   * block, by extranonce1, until a new session gets that extranonce1 (see `freed`).
+   */
+  private readonly freedSets = new Map<number, Map<Work, Map<string, string>>>()
 
   constructor(
     private readonly o: StratifierOptions,
@@ -91,7 +101,7 @@ export class Stratifier {
     private readonly log: Logger,
     private readonly now: () => number,
   ) {
-    this.extranonce = new ExtranonceAllocator(o.extranonce1Bytes, o.sessionsMax)
+    this.extranonce = new ExtranonceAllocator<SessionCarry>(o.extranonce1Bytes, o.sessionsMax, (e1, c) => this.freed(e1, c))
     this.noncesPerBlockMax = o.sessionNoncesPerBlockMax ?? SESSION_NONCES_PER_BLOCK_MAX
     this.vardiff = {
       targetSeconds: o.vardiffTargetSeconds, retargetSeconds: o.vardiffRetargetSeconds, retargetSharesMax: VARDIFF_SHARES_MAX,
@@ -147,6 +157,7 @@ export class Stratifier {
         s.extranonce1 = resumed.extranonce1
         s.jobs = resumed.carry.jobs
         s.seen = resumed.carry.seen
+        s.inherited = resumed.carry.inherited
         s.lastJobSeq = resumed.carry.lastJobSeq
         this.noncesRemembered -= s.pruneStale() // the block may have ended while it was parked; counts seenNonces
         s.difficulty = resumed.carry.difficulty
@@ -155,6 +166,8 @@ export class Stratifier {
         if (e1 === undefined) return encodeError(r.id, MethodError.other.code, 'Other: no extranonce1 free')
         s.sessionId = newSessionId()
         s.extranonce1 = e1
+        s.inherited = this.freedSets.get(e1)
+        this.freedSets.delete(e1)
       }
       s.extranonce1Hex = this.extranonce.hex(s.extranonce1)
     }
@@ -171,12 +184,13 @@ export class Stratifier {
     if (!w) return encodeError(r.id, MethodError.unauthorizedWorker.code, MethodError.unauthorizedWorker.message)
     const opts = parsePassword(password)
     if ('error' in opts) return this.invalidParams(r.id, opts.error.replace('Invalid params: ', ''))
+    // Before d= is applied: a refused authorize changes nothing.
+    if (!s.workers.has(username) && s.workers.size >= SESSION_WORKERS_MAX) return encodeError(r.id, MethodError.other.code, 'Other: too many workers')
     if (opts.difficulty !== undefined) {
       s.fixed = true
       s.difficulty = roundDifficulty(clampDifficulty(opts.difficulty, this.o.difficultyMin, this.o.difficultyMax))
     }
     const first = !s.authorized
-    if (!s.workers.has(username) && s.workers.size >= 64) return encodeError(r.id, MethodError.other.code, 'Other: too many workers')
     s.workers.set(username, w)
     s.authorized = true
     if (first) {
@@ -320,6 +334,7 @@ export class Stratifier {
     const key = nonceHex.toLowerCase()
     const judgedUnder = held.seen.get(key)
     if (judgedUnder !== undefined) return judgedUnder === jobId ? 'duplicate' : 'duplicateReissued'
+    if (s.inheritedHas(held.job.work, key)) return 'duplicateReissued'
     // Bounded duplicate memory: forgetting nonces (or re-sending the work under a
     // new id with an empty set) would let them be credited again, so past the bound
     // the session's shares are refused until the next block clears the sets.
@@ -337,6 +352,7 @@ export class Stratifier {
     const ok = this.sink.add({ block: work.index, farmer: work.farmer, payoutAddress: worker.payoutAddress, worker: worker.worker, difficulty: held.difficulty, zeros: z, at: nowMs })
     if (!ok) return 'busy'
     s.lastValidShareMs = nowMs
+    s.credited = creditedRecord(s.credited, held.difficulty, nowMs, RATE_WINDOW_MS)
     this.m.acceptedDifficultyTotal.inc(held.difficulty)
     if (this.bestWork.offer(work.index, work.farmer, nonceHex, hash, z) && z >= this.zerosTarget) this.queueRebalance()
     if (!s.fixed) {
@@ -431,10 +447,16 @@ export class Stratifier {
       s.farmer = undefined
       s.dropJobs()
     }
-    // Closed and parked sessions' sets are all of old works too: cleared, so the
-    // count of nonces remembered starts again from zero.
+    // Closed, parked and freed sessions' sets are all of old works too: dropped —
+    // parked jobs with them, as each holds its work's set — so the count of nonces
+    // remembered starts again from zero and stays true.
     for (const s of this.draining) s.dropJobs()
-    for (const c of this.extranonce.carries()) c.seen.clear()
+    for (const c of this.extranonce.carries()) {
+      c.jobs.clear()
+      c.seen.clear()
+      c.inherited = undefined
+    }
+    this.freedSets.clear()
     this.noncesRemembered = 0
     this.m.noncesRemembered.set(0)
     this.log.info({ index: ev.index, zerosTarget: maxZeros }, 'new block')
@@ -487,10 +509,15 @@ export class Stratifier {
     const farmers = [...this.planted.keys()].map((f) => ({ farmer: f, bestZeros: this.bestWork.best(index, f)?.zeros ?? 0, worked: this.jobs.isWorked(f) }))
     const loads = []
     const byId = new Map<number, Session>()
+    // Weighted by work credited, never by the difficulty claimed (d=, a suggest
+    // floor). Before its first share a session counts as a miner at the start
+    // difficulty: small, and the same for everyone.
+    const prior = this.o.difficultyStart / this.o.vardiffTargetSeconds
+    const nowMs = this.now()
     for (const s of this.sessions) {
       if (!s.authorized || s.closing) continue
       byId.set(s.id, s)
-      const rate = s.vardiff.hashrate > 0 ? s.vardiff.hashrate : s.difficulty / this.o.vardiffTargetSeconds
+      const rate = creditedHashrate(s.credited, nowMs, RATE_WINDOW_MS, this.o.vardiffTargetSeconds * 1000, prior)
       loads.push({ id: s.id, hashrate: rate, farmer: s.jobBlock === index ? s.farmer : undefined })
     }
     const plan = distribute({ farmers, sessions: loads, zerosTarget: this.zerosTarget, slackRatio: SLACK_RATIO })
@@ -521,7 +548,29 @@ export class Stratifier {
   private park(s: Session): void {
     if (s.subscribed && s.sessionId !== undefined) {
       this.noncesRemembered -= s.pruneStale()
-      this.extranonce.park(s.sessionId, s.extranonce1, { jobs: s.jobs, seen: s.seen, lastJobSeq: s.lastJobSeq, difficulty: s.difficulty }, this.now())
+      this.extranonce.park(s.sessionId, s.extranonce1, { jobs: s.jobs, seen: s.seen, inherited: s.inherited, lastJobSeq: s.lastJobSeq, difficulty: s.difficulty }, this.now())
     }
+  }
+
+  /**
+   * A parked reservation was freed (expired, or evicted for room) and its
+   * extranonce1 may go to a new session in this same block, whose duplicate memory
+   * would be empty: the nonces judged under it could be credited again. So its sets
+   * wait here and go to the next holder of the extranonce1 until the block ends.
+   * Simpler than holding the extranonce1 back until the next block, which could
+   * lock new miners out when the space is tight. The sets are moved, not copied,
+   * and their nonces stay counted in `noncesRemembered` (counted when judged), so
+   * the pool-wide bound covers them; sets of stale works are left to the over-count.
+   */
+  private freed(e1: number, c: SessionCarry): void {
+    let sets = c.inherited
+    for (const [w, nonces] of c.seen) {
+      if (w.stale || nonces.size === 0) continue
+      sets ??= new Map()
+      const into = sets.get(w)
+      if (into === undefined) sets.set(w, nonces)
+      else for (const [k, id] of nonces) into.set(k, id)
+    }
+    if (sets !== undefined && sets.size > 0) this.freedSets.set(e1, sets)
   }
 }

@@ -186,12 +186,24 @@ describe('ExtranonceAllocator', () => {
     expect(got.size).toBe(256)
     expect(a.allocate()).toBeUndefined()
     a.park('s1', 5, 0, 0)
-    expect(a.allocate()).toBeUndefined()
     expect(a.resume('s1', RESUME_MS - 1)!.extranonce1).toBe(5)
     a.park('s1', 5, 0, 0)
     a.expire(RESUME_MS)
     expect(a.resume('s1', RESUME_MS)).toBeUndefined()
     expect(a.allocate()).toBe(5)
+  })
+
+  it('review fix 3: with no extranonce1 free, allocate evicts the oldest parked reservation (handing its carry to onFree)', () => {
+    const freed: [number, number][] = []
+    const a = new ExtranonceAllocator<number>(1, 1000, (e1, carry) => freed.push([e1, carry]))
+    for (let i = 0; i < 256; i++) a.allocate()
+    a.park('old', 5, 50, 0)
+    a.park('new', 6, 60, 1)
+    expect(a.allocate()).toBe(5)
+    expect(freed).toEqual([[5, 50]])
+    expect(a.resume('old', 2)).toBeUndefined()
+    expect(a.resume('new', 2)!.extranonce1).toBe(6)
+    expect(a.allocate()).toBeUndefined() // every value live, nothing parked
   })
 })
 
