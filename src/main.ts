@@ -253,13 +253,15 @@ export async function startPool(config: Config, o: StartOptions): Promise<PoolHa
     log.info({ farmers: farmers.length }, 'farmer accounts ready')
     ready = true
     chain.scheduler.start()
+    // After both waits (cleanup runs in reverse): whatever still runs sends nothing
+    // more and records nothing, as in a crash. Not before the payout wait ends: the
+    // payouts share the farmer accounts' lanes, which this halts.
+    cleanup.push(once(() => chain.scheduler.stop()))
     const drainChain = once(async () => {
       chain.scheduler.drain()
       if (!(await within(chain.scheduler.idle(), o.chainDrainMs ?? CHAIN_DRAIN_MS))) {
         log.warn('stopped with chain phases still in flight: their outcomes are read from the chain at the next start')
       }
-      // Whatever still runs sends nothing more and records nothing (as in a crash).
-      chain.scheduler.stop()
     })
     cleanup.push(drainChain)
     reward() // blocks settled before a restart
