@@ -44,10 +44,10 @@ export async function closeWorksOf(c: CycleState, index: number): Promise<boolea
         await c.record(pk, index, 'work', 'done', { txHash: w?.txHash ?? null, feeStroops: w?.feeStroops ?? 0n, zeros: pail.zeros, gap: pail.gap })
         return
       }
-      // Pending, or gone from the chain: the hash says whether our work applied (an
-      // attempt recorded failed may have applied — its outcome unknown — and the
-      // pail been harvested since by a third party).
-      if (w?.txHash && (w.status === 'pending' || !pail)) {
+      // Pending or failed: the hash says whether our work applied. An attempt recorded
+      // failed may have applied ("outcome unknown"), its pail read unworked from a
+      // lagging node or harvested since by a third party: the hash, not that read, decides.
+      if (w?.txHash) {
         const res = await c.checkHash(w.txHash)
         if (res?.status === 'success') {
           const gap = workGapOf(res.returnValue)

@@ -75,18 +75,21 @@ export type HarvestStep =
   | { kind: 'wait' }
   | { kind: 'check'; txHash: string }
   | { kind: 'harvest' }
-  /** the pail is gone: harvested (by us or anyone: harvest needs no auth) or expired; the scheduler finds out which */
+  /**
+   * the pail is missing from one read: harvested (by us or anyone: harvest needs
+   * no auth), expired, or a lagging node's answer; a harvest is sent all the same
+   * (its simulation answers #9 if the pail is really gone) and the scheduler finds out which
+   */
   | { kind: 'gone' }
   | { kind: 'lost'; reason: string }
 
 export interface HarvestView {
   index: number
   farmIndex: number
-  latestLedger: number
   harvest: ChainOpRecord | undefined
   pail: PailData | undefined
-  /** the pail entry's liveUntilLedgerSeq, when read */
-  pailLiveUntil: number | undefined
+  /** the work row is done: the chain confirmed the work */
+  workLanded: boolean
 }
 
 export function harvestStep(v: HarvestView): HarvestStep {
@@ -96,8 +99,11 @@ export function harvestStep(v: HarvestView): HarvestStep {
   // A failed attempt may have applied all the same ("outcome unknown"): its hash is asked first.
   if ((h?.status === 'pending' || h?.status === 'failed') && h.txHash) return { kind: 'check', txHash: h.txHash }
   if (!v.pail) return { kind: 'gone' }
-  if (v.pail.zeros === null) return { kind: 'lost', reason: 'pail was never worked' }
-  if (v.pailLiveUntil !== undefined && v.pailLiveUntil < v.latestLedger) return { kind: 'lost', reason: 'pail TTL expired' }
+  // A pail read unworked after the chain confirmed its work is a lagging node's answer:
+  // the harvest goes out, and its simulation answers #10 (lost) if it really never was worked.
+  if (v.pail.zeros === null && !v.workLanded) return { kind: 'lost', reason: 'pail was never worked' }
+  // No TTL verdict: the RPC returns no expired temporary entry, so a pail read is live;
+  // its liveUntil against some other answer's latestLedger (one bad 2e9) wrote off every pail.
   return { kind: 'harvest' }
 }
 

@@ -56,21 +56,23 @@ async function harvestBlock(c: CycleState, index: number, farmers: string[], vie
     }
     const p = pails.get(pk)
     const harvest = opOf(pk, 'harvest')
-    let step = harvestStep({ index, farmIndex: view.farmIndex, latestLedger: view.ledger, harvest, pail: p?.pail, pailLiveUntil: p?.liveUntil })
-    let hashChecked = false
+    let step = harvestStep({ index, farmIndex: view.farmIndex, harvest, pail: p?.pail, workLanded: work?.status === 'done' })
     if (step.kind === 'check') {
       if (await settleIfApplied(c, pk, index, step.txHash)) return
-      hashChecked = true
       if (p && harvest!.status === 'pending' && !c.pendingExpired(harvest!)) {
         // Sent (maybe by a previous process) and not applied yet: it may still apply; ask again later.
         remaining = true
         return
       }
-      step = harvestStep({ index, farmIndex: view.farmIndex, latestLedger: view.ledger, harvest: undefined, pail: p?.pail, pailLiveUntil: p?.liveUntil })
+      step = harvestStep({ index, farmIndex: view.farmIndex, harvest: undefined, pail: p?.pail, workLanded: work?.status === 'done' })
     }
     if (step.kind === 'skip' || step.kind === 'wait') return
-    if (step.kind === 'gone') {
-      if (!(await resolveGone(c, pk, index, opOf(pk, 'plant'), work, harvest, blockOnce, hashChecked))) remaining = true
+    // 'gone' from one read is not proof (a lagging node leaves entries out): booked from
+    // it, a real pail expired unharvested and the miners were credited KALE never minted.
+    // The harvest below goes out; its #9 (the pail really is gone) leads to resolveGone.
+    if (step.kind === 'gone' && harvest?.txHash && !c.pendingExpired(harvest)) {
+      // Our harvest (its hash just checked: not applied yet) may still take it within its validity window.
+      remaining = true
       return
     }
     if (step.kind === 'lost') {
@@ -113,17 +115,16 @@ async function settleIfApplied(c: CycleState, pk: string, index: number, hash: s
 }
 
 /**
- * The pail of a finished block is gone. A harvest of ours whose hash says so
+ * The pail of a finished block is gone (a harvest's simulation answered #9). A harvest of ours whose hash says so
  * is recorded with the reward it returned; else, while Block(index) lives
  * (the pail outlives its block, so it did not expire) it was harvested — by an
  * attempt whose outcome we never learned, or by a third party — and the reward
  * is derived from Block(index) and the recorded gap, zeros and stake. Lost only
  * when neither can be established. Returns false when it must ask again later.
- * `hashChecked`: the caller just looked the hash up and it had not applied.
  */
-async function resolveGone(c: CycleState, pk: string, index: number, plant: ChainOpRecord | undefined, work: ChainOpRecord | undefined, harvest: ChainOpRecord | undefined, block: () => Promise<BlockData | undefined>, hashChecked = false): Promise<boolean> {
+async function resolveGone(c: CycleState, pk: string, index: number, plant: ChainOpRecord | undefined, work: ChainOpRecord | undefined, harvest: ChainOpRecord | undefined, block: () => Promise<BlockData | undefined>): Promise<boolean> {
   if (harvest?.txHash) {
-    if (!hashChecked && (await settleIfApplied(c, pk, index, harvest.txHash))) return true
+    if (await settleIfApplied(c, pk, index, harvest.txHash)) return true
     // Not (yet) known: a transaction still within its validity window may be the one that took the pail.
     if (!c.pendingExpired(harvest)) return false
   }

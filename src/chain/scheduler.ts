@@ -13,7 +13,7 @@
 // records they share in cycle-state.ts.
 import { EventEmitter } from 'node:events'
 import type { BlockEvent } from '../events.js'
-import { isWorkDue, mayOpenNext } from './cycle.js'
+import { isWorkDue, mayOpenNext, rolloverAt } from './cycle.js'
 import { BlockWatcher, type ChainView } from './watcher.js'
 import { CycleState, WATCH_POLLS_PER_LEDGER, type ActiveFarmer, type SchedulerOptions } from './cycle-state.js'
 import { openNext, trackPlants } from './plant-phase.js'
@@ -26,6 +26,12 @@ export type { ActiveFarmer, HarvestedEvent, SchedulerOptions } from './cycle-sta
 const HARVEST_RETRY_LEDGERS = 5
 /** Stellar closes a ledger at most every 5 s of ledger time */
 const LEDGER_SECONDS_MIN = 5
+/**
+ * Ledger seconds past the earliest rollover the opener waits for our own works of
+ * the block to settle: a work and one retry (a fault, a re-simulation) fit; others
+ * open at 300–315 s anyway, and if nobody does the pool still opens.
+ */
+const OPEN_WAIT_FOR_WORKS_SECONDS_MAX = 30
 
 /** Events: 'block' (BlockEvent), 'planted' (PlantedEvent), 'harvested' (HarvestedEvent). */
 export class Scheduler extends EventEmitter {
@@ -138,7 +144,12 @@ export class Scheduler extends EventEmitter {
         })
       }
       // Simulation runs at the next ledger's time (+5 s), so ask one ledger early; a #8 means "not yet" and retries.
-      if (mayOpenNext(cur.timestamp, view.closeTime + LEDGER_SECONDS_MIN)) this.phase(`open:${cur.index}`, () => openNext(s, cur.index))
+      // Not while our own works of the block are unsettled: a work still retrying lands after
+      // our opening plant and fails #9/#13, losing its pail's reward. Bounded: past
+      // OPEN_WAIT_FOR_WORKS_SECONDS_MAX after the earliest rollover the pool opens anyway.
+      const worksUnsettled = s.busy.has(`work:${cur.index}`) || (workDue && !s.workDone.has(cur.index))
+      const waitedEnough = view.closeTime >= rolloverAt(cur.timestamp) + OPEN_WAIT_FOR_WORKS_SECONDS_MAX
+      if (mayOpenNext(cur.timestamp, view.closeTime + LEDGER_SECONDS_MIN) && (!worksUnsettled || waitedEnough)) this.phase(`open:${cur.index}`, () => openNext(s, cur.index))
     }
     if (view.farmIndex > 0 && view.ledger !== this.closeTriedLedger) {
       this.closeTriedLedger = view.ledger

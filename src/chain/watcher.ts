@@ -93,12 +93,14 @@ export class BlockWatcher {
     // Never NaN: latestLedger() falls back when the RPC (< v25) leaves closeTime out, or throws.
     const latest = await readLatestLedger(this.o.rpc)
     const closeTime = latest.closeTime
-    this.o.clock.observe(latest.sequence, closeTime)
+    // A ledger implausibly far ahead (one bad answer) is ignored: taken as the view's
+    // ledger it stopped every later poll here ("not newer") and the block cycle with it.
+    if (!this.o.clock.observe(latest.sequence, closeTime)) return this.view
     if (this.view && latest.sequence <= this.view.ledger) return this.view
     const known = this.view?.farmIndex
     const keys = [instanceKey(this.o.net.contractId)]
     if (known !== undefined) keys.push(blockKey(this.o.net.contractId, known), blockKey(this.o.net.contractId, known + 1))
-    let { entries, latestLedger } = await readEntries(this.o.rpc, keys)
+    const { entries } = await readEntries(this.o.rpc, keys)
     const inst = entries.get(keyId(keys[0]!))
     if (!inst) throw new Error('farm contract instance missing')
     const state = decodeInstance(inst.val)
@@ -107,7 +109,6 @@ export class BlockWatcher {
       // First poll, or the index jumped: one more read for Block(F).
       const again = await readEntries(this.o.rpc, [blockKey(this.o.net.contractId, state.farmIndex)])
       blockEntry = again.entries.values().next().value
-      latestLedger = Math.max(latestLedger, again.latestLedger)
     }
     let block: BlockData | undefined
     if (blockEntry) {
@@ -118,7 +119,8 @@ export class BlockWatcher {
       }
       if (block && !isConsistent(block, state, closeTime, this.lastEmitted?.timestamp)) block = undefined
     }
-    const view: ChainView = { ledger: Math.max(latest.sequence, latestLedger), closeTime, farmIndex: state.farmIndex, paused: state.paused, block }
+    // The ledger is getLatestLedger's, checked above: the entries' latestLedger is not (one bad answer must not set it).
+    const view: ChainView = { ledger: latest.sequence, closeTime, farmIndex: state.farmIndex, paused: state.paused, block }
     this.view = view
     if (block && (this.lastEmitted === undefined || state.farmIndex > this.lastEmitted.index)) {
       this.lastEmitted = { index: state.farmIndex, timestamp: block.timestamp }

@@ -81,7 +81,7 @@ describe('plantStep / workStep', () => {
 })
 
 describe('harvestStep', () => {
-  const base = { index: 5, farmIndex: 6, latestLedger: 100, harvest: undefined, pail: pail(4), pailLiveUntil: 500 }
+  const base = { index: 5, farmIndex: 6, harvest: undefined, pail: pail(4), workLanded: true }
   it('harvests a worked pail of a finished block', () => {
     expect(harvestStep(base)).toEqual({ kind: 'harvest' })
   })
@@ -103,8 +103,10 @@ describe('harvestStep', () => {
     expect(harvestStep({ ...base, harvest: op({ op: 'harvest', status: 'failed', txHash: 'ef', reason: 'transaction outcome unknown' }), pail: undefined })).toEqual({ kind: 'check', txHash: 'ef' })
   })
   it('records the reason when it can no longer succeed', () => {
-    expect(harvestStep({ ...base, pail: pail(null) })).toMatchObject({ kind: 'lost', reason: expect.stringMatching(/never worked/) })
-    expect(harvestStep({ ...base, pailLiveUntil: 99 })).toMatchObject({ kind: 'lost', reason: expect.stringMatching(/TTL/) })
+    expect(harvestStep({ ...base, pail: pail(null), workLanded: false })).toMatchObject({ kind: 'lost', reason: expect.stringMatching(/never worked/) })
+  })
+  it('regression: a pail read unworked after its work was confirmed is a stale read, harvested all the same (#10 decides)', () => {
+    expect(harvestStep({ ...base, pail: pail(null) })).toEqual({ kind: 'harvest' })
   })
   it('retries a failed harvest while the pail lives', () => {
     expect(harvestStep({ ...base, harvest: op({ op: 'harvest', status: 'failed', txHash: null }) })).toEqual({ kind: 'harvest' })
