@@ -72,6 +72,7 @@ export const SPEC = {
   RPC_TIMEOUT_MS: int(100, 120_000, 10_000, 'Timeout of one RPC request.'),
   RPC_RETRIES_MAX: int(0, 20, 4, 'Retries of a transient RPC failure (backoff with jitter).'),
   FEE_INCLUSION_MAX_STROOPS: int(100, 100_000_000, 10_000, 'Cap on the inclusion fee bid per transaction.'),
+  FEE_RESOURCE_MAX_STROOPS: int(1, 4_294_967_295, 10_000_000, 'Cap on the resource fee a simulation may ask per transaction; above it nothing is signed.'),
   CHAIN_CONCURRENCY_MAX: int(1, 10_000, 64, 'Chain transactions being simulated, signed and sent at once (waiting for outcomes is not limited).'),
   WORK_LEAD_SECONDS: int(5, 290, 15, 'Submit work this many seconds before the earliest rollover.'),
   // farmer accounts and secrets

@@ -163,7 +163,7 @@ export async function startPool(config: Config, o: StartOptions): Promise<PoolHa
       funder: fundingSigner(config.fundingSecret),
       bestWork: stratum.bestWork,
       rpcTimeoutMs: config.rpcTimeoutMs, rpcRetriesMax: config.rpcRetriesMax, chainConcurrencyMax: config.chainConcurrencyMax,
-      feeInclusionMaxStroops: config.feeInclusionMaxStroops, workLeadSeconds: config.workLeadSeconds, farmerXlmMin: config.farmerXlmMin,
+      feeInclusionMaxStroops: config.feeInclusionMaxStroops, feeResourceMaxStroops: config.feeResourceMaxStroops, workLeadSeconds: config.workLeadSeconds, farmerXlmMin: config.farmerXlmMin,
       onWorked: (index, farmer) => stratum.markWorked(index, farmer),
     })
     const policy = { feePercent: config.poolFeePercent, scheme: config.payoutScheme, pplnsBlocks: config.pplnsBlocks }

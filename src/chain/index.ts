@@ -24,6 +24,8 @@ export interface ChainOptions {
   rpcRetriesMax: number
   chainConcurrencyMax: number
   feeInclusionMaxStroops: number
+  /** FEE_RESOURCE_MAX_STROOPS (default: the submitter's) */
+  feeResourceMaxStroops?: number
   workLeadSeconds: number
   farmerXlmMin: number
   onWorked?: (index: number, farmer: string) => void
@@ -42,7 +44,7 @@ const NO_BEST_WORK: BestWorkSource = { best: () => undefined }
 export function createChain(o: ChainOptions): Chain {
   const rpc = new RpcClient(o.net.rpcUrl, { timeoutMs: o.rpcTimeoutMs, retriesMax: o.rpcRetriesMax, metrics: o.metrics })
   const clock = new LedgerClock({ ledgerMs: o.net.ledgerMs, log: o.log })
-  const submitter = new Submitter({ rpc, net: o.net, clock, log: o.log, metrics: o.metrics, concurrencyMax: o.chainConcurrencyMax, feeInclusionMaxStroops: o.feeInclusionMaxStroops, pollMs: o.net.ledgerMs })
+  const submitter = new Submitter({ rpc, net: o.net, clock, log: o.log, metrics: o.metrics, concurrencyMax: o.chainConcurrencyMax, feeInclusionMaxStroops: o.feeInclusionMaxStroops, feeResourceMaxStroops: o.feeResourceMaxStroops, pollMs: o.net.ledgerMs })
   const scheduler = new Scheduler({
     rpc, net: o.net, clock, submitter, store: o.store, log: o.log, metrics: o.metrics, bestWork: o.bestWork ?? NO_BEST_WORK,
     workLeadSeconds: o.workLeadSeconds, ledgerMs: o.net.ledgerMs, onWorked: o.onWorked,

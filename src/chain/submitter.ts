@@ -13,7 +13,7 @@ import type { LedgerClock } from './clock.js'
 import type { NetworkInfo } from './network.js'
 import { latestLedger, readEntries, LEDGER_KEYS_PER_REQUEST_MAX, type RpcClient } from './rpc.js'
 import type { Signer } from './signer.js'
-import { assembleTx, encodeTx, feeChargedOf, signRawTx, unsignedEnvelope, type RawTx } from './envelope.js'
+import { assembleTx, encodeTx, feeChargedOf, resourceFeeOf, signRawTx, unsignedEnvelope, type RawTx } from './envelope.js'
 
 const ATTEMPTS_MAX = 4
 const TRY_AGAIN_MAX = 5
@@ -23,6 +23,9 @@ const TX_VALID_SECONDS = 60
 const BASE_INCLUSION_FEE_STROOPS = 100
 const REASON_CHARS_MAX = 160
 
+/** Resource fee a simulation may ask when SubmitterOptions.feeResourceMaxStroops is not given: 1 XLM (a KALE invocation asks well under 0.1 XLM). */
+export const FEE_RESOURCE_MAX_STROOPS_DEFAULT = 10_000_000
+
 export interface SubmitterOptions {
   rpc: RpcClient
   net: NetworkInfo
@@ -31,6 +34,12 @@ export interface SubmitterOptions {
   metrics?: Metrics | undefined
   concurrencyMax: number
   feeInclusionMaxStroops: number
+  /**
+   * Resource fee a simulation may ask, at most (FEE_RESOURCE_MAX_STROOPS; default
+   * FEE_RESOURCE_MAX_STROOPS_DEFAULT). A faulty or hostile RPC answering a huge
+   * resourceFee would have it signed and charged to the farmer account.
+   */
+  feeResourceMaxStroops?: number
   /** longest wait between two status polls of a pending transaction */
   pollMs: number
 }
@@ -386,6 +395,11 @@ export class Submitter {
       }
       if (typeof sim.transactionData !== 'string') throw new PoolError(ErrorCode.RPC_RESPONSE_INVALID, 'simulateTransaction: transactionData missing')
       const data = Buffer.from(sim.transactionData, 'base64')
+      const resourceFee = resourceFeeOf(data)
+      const feeMax = BigInt(this.o.feeResourceMaxStroops ?? FEE_RESOURCE_MAX_STROOPS_DEFAULT)
+      if (resourceFee > feeMax) {
+        return { kind: 'final', hash: null, result: { status: 'failed', reason: clip(`simulation asks a resource fee of ${resourceFee} stroops, above FEE_RESOURCE_MAX_STROOPS (${feeMax}): not signed`) } }
+      }
       // As rpc.assembleTransaction: an operation that carries auth keeps it.
       const auth = opAuthCount(req.invoke) > 0 ? null : (sim.results?.[0]?.auth ?? []).map((a) => Buffer.from(a, 'base64'))
       txBytes = assembleTx(txBytes, built.inclusionFee, data, auth)

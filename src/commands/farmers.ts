@@ -91,7 +91,7 @@ async function add(config: Config, store: ChainStore, count: number, stakePercen
   const chain = createChain({
     net, store, log, masterKey: loadMasterKey(config), funder: funderOf(config),
     rpcTimeoutMs: config.rpcTimeoutMs, rpcRetriesMax: config.rpcRetriesMax, chainConcurrencyMax: config.chainConcurrencyMax,
-    feeInclusionMaxStroops: config.feeInclusionMaxStroops, workLeadSeconds: config.workLeadSeconds, farmerXlmMin: config.farmerXlmMin,
+    feeInclusionMaxStroops: config.feeInclusionMaxStroops, feeResourceMaxStroops: config.feeResourceMaxStroops, workLeadSeconds: config.workLeadSeconds, farmerXlmMin: config.farmerXlmMin,
   })
   const made = await createFarmers(chain.accounts, count, stakePercent)
   for (const pk of made) process.stdout.write(`${pk}\n`)
