@@ -7,6 +7,7 @@ import { StrKey } from '@stellar/stellar-sdk'
 import { startDevnet, type Devnet } from '../../src/devnet/index.js'
 import { resolveNetwork, type NetworkInfo } from '../../src/chain/network.js'
 import { createChain, type Chain } from '../../src/chain/index.js'
+import { activeFarmers } from '../../src/chain/farmers.js'
 import { MemoryChainStore, type ChainStore, type ChainOpRecord } from '../../src/chain/store.js'
 import { createLogger, type Logger } from '../../src/log.js'
 import { createMetrics } from '../../src/metrics/metrics.js'
@@ -55,6 +56,29 @@ export function startPool(net: NetworkInfo, store: ChainStore, masterKey: Buffer
 export function interceptSubmit(pool: PoolHandle, fn: (req: TxRequest, submit: (req: TxRequest) => Promise<TxResult>) => Promise<TxResult>): void {
   const submit = pool.chain.submitter.submit.bind(pool.chain.submitter)
   pool.chain.submitter.submit = (req) => fn(req, submit)
+}
+
+/**
+ * Starts `p`'s block cycle for the store's active farmers. With `holdHarvests`
+ * every harvest fails unsent: the pails stay on chain (a process that ends
+ * before harvesting).
+ */
+export async function farm(p: PoolHandle, store: ChainStore, master: Buffer, holdHarvests: boolean): Promise<PoolHandle> {
+  if (holdHarvests) {
+    interceptSubmit(p, async (req, submit) =>
+      req.op === 'harvest' ? { status: 'failed', reason: 'test: harvests held back', hash: null, feeStroops: 0n } : submit(req))
+  }
+  p.chain.scheduler.setFarmers(activeFarmers(await store.listFarmers(), master))
+  p.chain.scheduler.start()
+  return p
+}
+
+/** Block N, the first block `p` saw from its open, once every farmer's work of it is done and a later block is open. */
+export async function workedBlock(p: PoolHandle, store: MemoryChainStore, farmers: number): Promise<number> {
+  await until(() => p.blocks.length > 1, 120_000)
+  const n = p.blocks[1]!.index
+  await until(() => opsOf(store, 'work', 'done').filter((o) => o.block === n).length === farmers && p.blocks.some((b) => b.index > n), 120_000, () => rowsJson(store.ops.values()))
+  return n
 }
 
 /**

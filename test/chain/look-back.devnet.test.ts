@@ -9,9 +9,9 @@
 import { describe, it, expect } from 'vitest'
 import { startDevnet } from '../../src/devnet/index.js'
 import { resolveNetwork } from '../../src/chain/network.js'
-import { activeFarmers, ensureFarmers } from '../../src/chain/farmers.js'
+import { ensureFarmers } from '../../src/chain/farmers.js'
 import { LOOK_BACK_BLOCKS } from '../../src/chain/closeout.js'
-import { LogCapture, balanceMismatches, interceptSubmit, newMasterKey, newStore, opsOf, rowsJson, startPool, until, type PoolHandle } from './harness.js'
+import { LogCapture, balanceMismatches, farm, newMasterKey, newStore, opsOf, rowsJson, startPool, until, workedBlock, type PoolHandle } from './harness.js'
 
 const FARMERS = 2
 /** Blocks opened while no pool runs: more than the old look-back's 8. */
@@ -27,23 +27,15 @@ describe('a past block whose rows were lost, behind a long downtime', () => {
     const store = newStore()
     const master = newMasterKey()
     const pools: PoolHandle[] = []
-    const start = async (holdHarvests: boolean): Promise<PoolHandle> => {
+    const start = (holdHarvests: boolean): Promise<PoolHandle> => {
       const p = startPool(net, store, master, cap.logger)
       pools.push(p)
-      if (holdHarvests) {
-        interceptSubmit(p, async (req, submit) =>
-          req.op === 'harvest' ? { status: 'failed', reason: 'test: harvests held back', hash: null, feeStroops: 0n } : submit(req))
-      }
-      p.chain.scheduler.setFarmers(activeFarmers(await store.listFarmers(), master))
-      p.chain.scheduler.start()
-      return p
+      return farm(p, store, master, holdHarvests)
     }
     try {
       await ensureFarmers(startPool(net, store, master, cap.logger).chain.accounts, FARMERS)
       const pa = await start(true)
-      await until(() => pa.blocks.length > 1, 120_000)
-      const n = pa.blocks[1]!.index
-      await until(() => opsOf(store, 'work', 'done').filter((o) => o.block === n).length === FARMERS && pa.blocks.some((b) => b.index > n), 120_000, () => rowsJson(store.ops.values()))
+      const n = await workedBlock(pa, store, FARMERS)
       await pa.chain.scheduler.shutdown()
       // The database never saw block N.
       const lost = [...store.ops.entries()].filter(([, o]) => o.block === n)

@@ -5,8 +5,8 @@
 // were never credited. The restarted process's look-back now reads the pails of
 // farmers without a row and settles them from the chain.
 import { describe, it, expect } from 'vitest'
-import { activeFarmers, ensureFarmers } from '../../src/chain/farmers.js'
-import { balanceMismatches, devnetRig, opsOf, rowsJson, startPool, until, type PoolHandle, interceptSubmit } from './harness.js'
+import { ensureFarmers } from '../../src/chain/farmers.js'
+import { balanceMismatches, devnetRig, farm, opsOf, rowsJson, startPool, until, workedBlock, type PoolHandle } from './harness.js'
 
 const FARMERS = 3
 
@@ -14,25 +14,13 @@ describe('a past block whose rows were never written', () => {
   it('is recovered from its pails by the restarted process: planted, worked and harvested once', async () => {
     const rig = await devnetRig({ ledgerMs: 200, seed: 'lost-rows' })
     const { net, store, master, cap } = rig
-    const start = async (holdHarvests: boolean): Promise<PoolHandle> => {
-      const p = rig.start()
-      if (holdHarvests) {
-        // The first process never harvests: its block N must still hold its pails when it ends.
-        interceptSubmit(p, async (req, submit) =>
-          req.op === 'harvest' ? { status: 'failed', reason: 'test: harvests held back', hash: null, feeStroops: 0n } : submit(req))
-      }
-      p.chain.scheduler.setFarmers(activeFarmers(await store.listFarmers(), master))
-      p.chain.scheduler.start()
-      return p
-    }
+    // The first process never harvests: its block N must still hold its pails when it ends.
+    const start = (holdHarvests: boolean): Promise<PoolHandle> => farm(rig.start(), store, master, holdHarvests)
     try {
       const a = startPool(net, store, master, cap.logger)
       await ensureFarmers(a.chain.accounts, FARMERS)
       const pa = await start(true)
-      // N: the first block the pool saw from its open, every farmer's work done, and the next block open.
-      await until(() => pa.blocks.length > 1, 120_000)
-      const n = pa.blocks[1]!.index
-      await until(() => opsOf(store, 'work', 'done').filter((o) => o.block === n).length === FARMERS && pa.blocks.some((b) => b.index > n), 120_000, () => rowsJson(store.ops.values()))
+      const n = await workedBlock(pa, store, FARMERS)
       await pa.chain.scheduler.shutdown()
       // The database never saw block N: its rows are gone with the process.
       const lost = [...store.ops.entries()].filter(([, o]) => o.block === n)

@@ -46,6 +46,34 @@ async function expectReuseRefused(s: Server, c: Raw, e1: string, nonce: string):
   expect(s.sink.shares).toHaveLength(2)
 }
 
+/** Miner A has one nonce credited, then leaves (its session parked): its extranonce1 and that nonce. */
+async function creditedAndGone(s: Server): Promise<{ e1: string; nonce: string }> {
+  const { c: a, e1, n, jobId } = await minerSession(s, farmerAddress())
+  const nonce = findNonce(n, e1, 1)
+  expect((await a.call(1, 'mining.submit', [PAYOUT, jobId, nonce])).result).toBe(true)
+  a.close()
+  await connectedAtMost(s, 0)
+  return { e1, nonce }
+}
+
+/**
+ * Subscribes and closes sessions (each parked) until one is handed `e1`, whose
+ * earlier holder had `nonce` credited: that submit must be refused. Returns how
+ * many subscribes came before it (300 at most).
+ */
+async function cycleUntilReused(s: Server, e1: string, nonce: string): Promise<number> {
+  for (let i = 0; i < 300; i++) {
+    const { c, e1: got, error } = await subscribe(s)
+    expect(error, `subscribe ${i + 1}, no session live`).toBeUndefined()
+    const reused = got === e1
+    if (reused) await expectReuseRefused(s, c, e1, nonce)
+    c.close()
+    await connectedAtMost(s, 0)
+    if (reused) return i
+  }
+  throw new Error(`extranonce1 ${e1} was not handed out again in 300 subscribes`)
+}
+
 describe('stratum review fixes', () => {
   it('review 1: stale job ids cannot pad the invalid-share ratio (21 is neutral, not a judged share)', async () => {
     const s = await startServer({ banSharesMin: 10, banInvalidPercent: 50, banSeconds: 0 })
@@ -78,24 +106,9 @@ describe('stratum review fixes', () => {
   it('review 2: a nonce credited under an extranonce1 is not credited again after its reservation is evicted and the extranonce1 reused in the same block', async () => {
     const s = await startServer({ extranonce1Bytes: 1, sessionsMax: 8, banSharesMin: 2, banInvalidPercent: 40 })
     try {
-      const { c: a, e1, n, jobId } = await minerSession(s, farmerAddress())
-      const nonce = findNonce(n, e1, 1)
-      expect((await a.call(1, 'mining.submit', [PAYOUT, jobId, nonce])).result).toBe(true)
-      a.close()
-      await connectedAtMost(s, 0)
+      const { e1, nonce } = await creditedAndGone(s)
       // 8 more parked sessions evict A's reservation; the allocator comes round to its extranonce1 within 256.
-      let reused = false
-      for (let i = 0; i < 300 && !reused; i++) {
-        const { c, e1: got, error } = await subscribe(s)
-        expect(error).toBeUndefined()
-        if (got === e1) {
-          await expectReuseRefused(s, c, e1, nonce)
-          reused = true
-        }
-        c.close()
-        await connectedAtMost(s, 0)
-      }
-      expect(reused).toBe(true)
+      expect(await cycleUntilReused(s, e1, nonce)).toBeLessThan(300)
     } finally {
       await s.close()
     }
@@ -104,25 +117,10 @@ describe('stratum review fixes', () => {
   it('review 3: subscribe-and-close cycles cannot exhaust the extranonce1 space (the oldest parked reservation gives way, its nonces stay used)', async () => {
     const s = await startServer({ extranonce1Bytes: 1, sessionsMax: 256 })
     try {
-      const { c: a, e1, n, jobId } = await minerSession(s, farmerAddress())
-      const nonce = findNonce(n, e1, 1)
-      expect((await a.call(1, 'mining.submit', [PAYOUT, jobId, nonce])).result).toBe(true)
-      a.close()
-      await connectedAtMost(s, 0)
-      // A and 255 others parked fill all 256 values; every later subscribe must still get one.
-      let reused = false
-      for (let i = 0; i < 300; i++) {
-        const { c, e1: got, error } = await subscribe(s)
-        expect(error, `subscribe ${i + 1} after A, no session live`).toBeUndefined()
-        if (got === e1) {
-          expect(i).toBe(255) // A's, the oldest reservation, evicted when none was free
-          await expectReuseRefused(s, c, e1, nonce)
-          reused = true
-        }
-        c.close()
-        await connectedAtMost(s, 0)
-      }
-      expect(reused).toBe(true)
+      const { e1, nonce } = await creditedAndGone(s)
+      // A and 255 others parked fill all 256 values; every later subscribe must still get one:
+      // the 256th after A gets A's, the oldest reservation, evicted when none was free.
+      expect(await cycleUntilReused(s, e1, nonce)).toBe(255)
     } finally {
       await s.close()
     }
