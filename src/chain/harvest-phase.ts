@@ -2,6 +2,7 @@
 // FarmIndex > N, after the close-out sweep has settled what past blocks left
 // open. A pail gone before our harvest is checked, never assumed worth 0.
 // Harvest needs no auth: a disabled farmer's pails go on.
+import type { xdr } from '@stellar/stellar-sdk'
 import type { ChainOp, ChainOpRecord } from './store.js'
 import { harvestOp, harvestRewardOf, workGapOf, type BlockData } from './contract.js'
 import { derivedHarvestReward, harvestStep } from './cycle.js'
@@ -58,7 +59,7 @@ async function harvestBlock(c: CycleState, index: number, farmers: string[], vie
     const harvest = opOf(pk, 'harvest')
     let step = harvestStep({ index, farmIndex: view.farmIndex, harvest, pail: p?.pail, workLanded: work?.status === 'done' })
     if (step.kind === 'check') {
-      if (await settleIfApplied(c, pk, index, step.txHash)) return
+      if (await settleIfApplied(c, pk, index, step.txHash, opOf(pk, 'plant'), work, blockOnce)) return
       if (p && harvest!.status === 'pending' && !c.pendingExpired(harvest!)) {
         // Sent (maybe by a previous process) and not applied yet: it may still apply; ask again later.
         remaining = true
@@ -95,7 +96,7 @@ async function harvestBlock(c: CycleState, index: number, farmers: string[], vie
       if (!(await resolveGone(c, pk, index, opOf(pk, 'plant'), work, h, blockOnce))) remaining = true
       return
     }
-    const reward = res.status === 'success' ? harvestRewardOf(res.returnValue) : 0n
+    const reward = res.status === 'success' ? await rewardOf(c, pk, index, res.returnValue, opOf(pk, 'plant'), work, blockOnce) : 0n
     const v = await c.settle(pk, index, 'harvest', res, { amountStroops: reward })
     if (v === 'done') c.o.metrics?.pailsTotal.inc({ stage: 'harvested' })
     if (v === 'retry') remaining = true
@@ -105,11 +106,26 @@ async function harvestBlock(c: CycleState, index: number, farmers: string[], vie
   await emitHarvested(c, index)
 }
 
+/**
+ * What an applied harvest minted: its return value; when the answer carried none
+ * (a node that leaves out the result meta), derived from Block(index) and the
+ * recorded gap, zeros and stake, as for a pail harvested outside our records.
+ * Recorded as 0 only when neither is known (the miners' credit would be short,
+ * never over): before, a missing return value always meant 0.
+ */
+async function rewardOf(c: CycleState, pk: string, index: number, returnValue: xdr.ScVal | undefined, plant: ChainOpRecord | undefined, work: ChainOpRecord | undefined, block: () => Promise<BlockData | undefined>): Promise<bigint> {
+  if (returnValue) return harvestRewardOf(returnValue)
+  const b = work?.status === 'done' ? await block() : undefined
+  const reward = b ? derivedHarvestReward(index, b, { gap: work!.gap, zeros: work!.zeros, stake: plant?.status === 'done' ? plant.amountStroops : null }) : null
+  c.o.log.warn({ index, farmer: pk, rewardStroops: reward?.toString() ?? null }, reward === null ? 'harvest applied without a return value and its reward is not derivable: recorded as 0' : 'harvest applied without a return value: reward derived from the block')
+  return reward ?? 0n
+}
+
 /** Records the harvest `hash` applied with the reward it returned; false when it is not known to have applied. */
-async function settleIfApplied(c: CycleState, pk: string, index: number, hash: string): Promise<boolean> {
+async function settleIfApplied(c: CycleState, pk: string, index: number, hash: string, plant: ChainOpRecord | undefined, work: ChainOpRecord | undefined, block: () => Promise<BlockData | undefined>): Promise<boolean> {
   const res = await c.checkHash(hash)
   if (res?.status !== 'success') return false
-  await c.settle(pk, index, 'harvest', res, { amountStroops: harvestRewardOf(res.returnValue) })
+  await c.settle(pk, index, 'harvest', res, { amountStroops: await rewardOf(c, pk, index, res.returnValue, plant, work, block) })
   c.o.metrics?.pailsTotal.inc({ stage: 'harvested' })
   return true
 }
@@ -124,7 +140,7 @@ async function settleIfApplied(c: CycleState, pk: string, index: number, hash: s
  */
 async function resolveGone(c: CycleState, pk: string, index: number, plant: ChainOpRecord | undefined, work: ChainOpRecord | undefined, harvest: ChainOpRecord | undefined, block: () => Promise<BlockData | undefined>): Promise<boolean> {
   if (harvest?.txHash) {
-    if (await settleIfApplied(c, pk, index, harvest.txHash)) return true
+    if (await settleIfApplied(c, pk, index, harvest.txHash, plant, work, block)) return true
     // Not (yet) known: a transaction still within its validity window may be the one that took the pail.
     if (!c.pendingExpired(harvest)) return false
   }
