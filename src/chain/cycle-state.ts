@@ -51,6 +51,15 @@ export type PailReads = Map<string, { pail: PailData; liveUntil: number | undefi
 const PENDING_EXPIRY_LEDGERS = 20
 export const WATCH_POLLS_PER_LEDGER = 4
 
+/** Blocks a per-block set keeps behind the newest one it was given (markBlock). */
+export const BLOCKS_KEPT = 4
+
+/** Adds block `index` to `set` and forgets blocks more than BLOCKS_KEPT older: the set stays bounded for the life of the process. */
+export function markBlock(set: Set<number>, index: number): void {
+  set.add(index)
+  for (const k of set) if (k < index - BLOCKS_KEPT) set.delete(k)
+}
+
 export class CycleState {
   farmers = new Map<string, ActiveFarmer>()
   /** signers of farmers no longer active: their pails are still worked and harvested (no auth needed) */
@@ -70,6 +79,7 @@ export class CycleState {
   readonly fallback = new Map<string, BestWork>()
   /** names of the phases running now */
   readonly busy = new Set<string>()
+  /** blocks whose plant phase / work phase ended (markBlock keeps the last few: only the current block is asked about) */
   readonly plantDone = new Set<number>()
   readonly workDone = new Set<number>()
   readonly workRuns = new Map<number, Promise<void>>()

@@ -8,7 +8,7 @@ import { xdr } from '@stellar/stellar-sdk'
 import type { PlantedEvent } from '../events.js'
 import { pailIndexInFootprint, plantOp } from './contract.js'
 import { plantStep, stakeOf } from './cycle.js'
-import type { ActiveFarmer, CycleState } from './cycle-state.js'
+import { markBlock, type ActiveFarmer, type CycleState } from './cycle-state.js'
 import { prepareFallback } from './work-phase.js'
 
 /** Plants block `index`, known as in flight (a work phase works what it plants) until it ends. */
@@ -83,7 +83,7 @@ async function plantAll(c: CycleState, index: number): Promise<void> {
     if (v === 'retry') retry = true
   }))
   if (c.stopped) return
-  if (!retry) c.plantDone.add(index)
+  if (!retry) markBlock(c.plantDone, index)
   c.o.log.debug({ index, planted: planted.size, ledger: c.o.clock.ledger }, 'plants applied')
   c.o.metrics?.pailsTotal.inc({ stage: 'planted' }, planted.size)
   const ev: PlantedEvent = { index, farmers: [...planted] }

@@ -8,7 +8,7 @@ import type { ChainOpRecord } from './store.js'
 import { workGapOf, workOp, type PailData } from './contract.js'
 import { betterWork, workLeadFor, workStep } from './cycle.js'
 import { selfWork, verifyWork } from './selfwork.js'
-import { WATCH_POLLS_PER_LEDGER, type CycleState, type SchedulerOptions, type Verdict } from './cycle-state.js'
+import { WATCH_POLLS_PER_LEDGER, markBlock, type CycleState, type SchedulerOptions, type Verdict } from './cycle-state.js'
 
 const SELF_HASH_NONCES = 256
 /** RPC faults this many blocks back (nominal 60 ledgers each) still widen the work's lead */
@@ -68,7 +68,7 @@ export async function workAll(c: CycleState, block: BlockEvent, lead: WorkLead):
     if (!running) break
     await Promise.race([running.catch(() => undefined), new Promise((r) => setTimeout(r, c.o.ledgerMs / WATCH_POLLS_PER_LEDGER))])
   }
-  if (!retry && !c.stopped) c.workDone.add(index)
+  if (!retry && !c.stopped) markBlock(c.workDone, index)
 }
 
 /** ZeroCountTooLow: the pail already holds a work with at least as many zeros. */
