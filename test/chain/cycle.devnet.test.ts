@@ -12,6 +12,20 @@ const BLOCKS = 5
 // 200 ms: the shared 2-core machine lags the event loop by up to ~0.7 s under load
 const LEDGER_MS = 200
 const NOMINAL_BLOCK_LEDGERS = 60
+/** the harness's workLeadSeconds, and ledger time per ledger */
+const WORK_LEAD_SECONDS = 15
+const LEDGER_SECONDS = 5
+
+/** The largest work lead (s) the pool logged for block `index` ('works due'). */
+function leadSecondsOf(logs: string, index: number): number {
+  let lead = WORK_LEAD_SECONDS
+  for (const line of logs.split('\n')) {
+    if (!line.includes('"works due"')) continue
+    const o = JSON.parse(line) as { index?: number; leadSeconds?: number }
+    if (o.index === index && typeof o.leadSeconds === 'number') lead = Math.max(lead, o.leadSeconds)
+  }
+  return lead
+}
 
 describe('block cycle on the devnet', () => {
   it(`${FARMERS} farmers plant, work and harvest ${BLOCKS} consecutive blocks; balances match the records`, async () => {
@@ -33,6 +47,7 @@ describe('block cycle on the devnet', () => {
 
       const first = pool.blocks[0]!.index
       const pks = [...store.farmers.keys()]
+      expect(cap.text).toContain('"msg":"works due"') // the leads the gap bound reads
       for (let n = first; n < first + BLOCKS; n++) {
         const ev = pool.blocks.find((b) => b.index === n)!
         const next = pool.blocks.find((b) => b.index === n + 1)!
@@ -43,9 +58,12 @@ describe('block cycle on the devnet', () => {
           expect(of('plant')?.status, `plant ${n}`).toBe('done')
           expect(of('work')?.status, `work ${n}`).toBe('done')
           expect(of('harvest')?.status, `harvest ${n}`).toBe('done')
-          // ≥ 90 % of the nominal block (300 s = 60 ledgers); the actual length also counts
-          // how late the pool's own opening plant landed, which the machine's load decides.
-          expect(of('work')!.gap!, `gap of block ${n} (${blockLedgers} ledgers)`).toBeGreaterThanOrEqual(NOMINAL_BLOCK_LEDGERS * 0.9)
+          // ≥ 90 % of the nominal block (300 s = 60 ledgers) at the configured lead; the actual
+          // length also counts how late the pool's own opening plant landed, which the
+          // machine's load decides. Under load the pool widens its lead by the event-loop
+          // stalls it saw (work-phase.ts): the bound gives up exactly those extra ledgers.
+          const widened = Math.ceil(Math.max(0, leadSecondsOf(cap.text, n) - WORK_LEAD_SECONDS) / LEDGER_SECONDS)
+          expect(of('work')!.gap!, `gap of block ${n} (${blockLedgers} ledgers, lead widened by ${widened})`).toBeGreaterThanOrEqual(NOMINAL_BLOCK_LEDGERS * 0.9 - widened)
           expect(blockLedgers).toBeLessThanOrEqual(NOMINAL_BLOCK_LEDGERS + 15)
           expect(of('harvest')!.amountStroops).toBeGreaterThan(0n)
           expect(of('plant')!.feeStroops).toBeGreaterThan(0n)
