@@ -90,6 +90,8 @@ export interface HarvestView {
   pail: PailData | undefined
   /** the work row is done: the chain confirmed the work */
   workLanded: boolean
+  /** the work row is pending: its hash not found yet (a lagging node may not have it) */
+  workPending?: boolean
 }
 
 export function harvestStep(v: HarvestView): HarvestStep {
@@ -101,6 +103,8 @@ export function harvestStep(v: HarvestView): HarvestStep {
   if (!v.pail) return { kind: 'gone' }
   // A pail read unworked after the chain confirmed its work is a lagging node's answer:
   // the harvest goes out, and its simulation answers #10 (lost) if it really never was worked.
+  // While our work's outcome is unknown, an unworked read proves nothing either: wait for its hash.
+  if (v.pail.zeros === null && v.workPending) return { kind: 'wait' }
   if (v.pail.zeros === null && !v.workLanded) return { kind: 'lost', reason: 'pail was never worked' }
   // No TTL verdict: the RPC returns no expired temporary entry, so a pail read is live;
   // its liveUntil against some other answer's latestLedger (one bad 2e9) wrote off every pail.

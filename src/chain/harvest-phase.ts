@@ -57,7 +57,7 @@ async function harvestBlock(c: CycleState, index: number, farmers: string[], vie
     }
     const p = pails.get(pk)
     const harvest = opOf(pk, 'harvest')
-    let step = harvestStep({ index, farmIndex: view.farmIndex, harvest, pail: p?.pail, workLanded: work?.status === 'done' })
+    let step = harvestStep({ index, farmIndex: view.farmIndex, harvest, pail: p?.pail, workLanded: work?.status === 'done', workPending: work?.status === 'pending' })
     if (step.kind === 'check') {
       if (await settleIfApplied(c, pk, index, step.txHash, opOf(pk, 'plant'), work, blockOnce)) return
       if (p && harvest!.status === 'pending' && !c.pendingExpired(harvest!)) {
@@ -65,7 +65,7 @@ async function harvestBlock(c: CycleState, index: number, farmers: string[], vie
         remaining = true
         return
       }
-      step = harvestStep({ index, farmIndex: view.farmIndex, harvest: undefined, pail: p?.pail, workLanded: work?.status === 'done' })
+      step = harvestStep({ index, farmIndex: view.farmIndex, harvest: undefined, pail: p?.pail, workLanded: work?.status === 'done', workPending: work?.status === 'pending' })
     }
     if (step.kind === 'skip' || step.kind === 'wait') return
     // 'gone' from one read is not proof (a lagging node leaves entries out): booked from

@@ -96,7 +96,8 @@ export class BlockWatcher {
     // A ledger implausibly far ahead (one bad answer) is ignored: taken as the view's
     // ledger it stopped every later poll here ("not newer") and the block cycle with it.
     if (!this.o.clock.observe(latest.sequence, closeTime)) return this.view
-    if (this.view && latest.sequence <= this.view.ledger) return this.view
+    // Not newer — unless the clock re-anchored back below the view (a bogus first answer the view took too).
+    if (this.view && latest.sequence <= this.view.ledger && this.view.ledger <= this.o.clock.ledger) return this.view
     const known = this.view?.farmIndex
     const keys = [instanceKey(this.o.net.contractId)]
     if (known !== undefined) keys.push(blockKey(this.o.net.contractId, known), blockKey(this.o.net.contractId, known + 1))

@@ -108,6 +108,11 @@ describe('harvestStep', () => {
   it('regression: a pail read unworked after its work was confirmed is a stale read, harvested all the same (#10 decides)', () => {
     expect(harvestStep({ ...base, pail: pail(null) })).toEqual({ kind: 'harvest' })
   })
+  // Regression (second review): a work row still pending (its hash not found on a lagging
+  // node) with the pail read unworked was booked lost "never worked".
+  it('waits while our work of the pail is pending and the pail reads unworked', () => {
+    expect(harvestStep({ ...base, pail: pail(null), workLanded: false, workPending: true })).toEqual({ kind: 'wait' })
+  })
   it('retries a failed harvest while the pail lives', () => {
     expect(harvestStep({ ...base, harvest: op({ op: 'harvest', status: 'failed', txHash: null }) })).toEqual({ kind: 'harvest' })
   })
