@@ -21,6 +21,7 @@
 import path from 'node:path'
 import type { Config } from './config.js'
 import { PoolError, ErrorCode } from './errors.js'
+import { within, TIMED_OUT } from './deadline.js'
 import { registerSecrets, type Logger } from './log.js'
 import { metrics as defaultMetrics, type Metrics } from './metrics/metrics.js'
 import { lockDataDir, type DataDirLock } from './lockfile.js'
@@ -87,17 +88,6 @@ const VERIFIER_CLOSE_GRACE_MS = 2_000
 function once(fn: () => Promise<void> | void): () => Promise<void> {
   let p: Promise<void> | undefined
   return () => (p ??= Promise.resolve().then(fn))
-}
-
-/** Waits for `p` at most `ms`; true if it settled in time. */
-async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)))
-  try {
-    return await Promise.race([p.then(() => true, () => true), late])
-  } finally {
-    clearTimeout(timer)
-  }
 }
 
 export async function startPool(config: Config, o: StartOptions): Promise<PoolHandle> {
@@ -259,7 +249,8 @@ export async function startPool(config: Config, o: StartOptions): Promise<PoolHa
     cleanup.push(once(() => chain.scheduler.stop()))
     const drainChain = once(async () => {
       chain.scheduler.drain()
-      if (!(await within(chain.scheduler.idle(), o.chainDrainMs ?? CHAIN_DRAIN_MS))) {
+      // idle() settles every phase (allSettled): it never rejects.
+      if ((await within(chain.scheduler.idle(), o.chainDrainMs ?? CHAIN_DRAIN_MS)) === TIMED_OUT) {
         log.warn('stopped with chain phases still in flight: their outcomes are read from the chain at the next start')
       }
     })
@@ -268,7 +259,8 @@ export async function startPool(config: Config, o: StartOptions): Promise<PoolHa
 
     payouts.start()
     const stopPayouts = once(async () => {
-      if (!(await within(payouts.stop(), o.payoutDrainMs ?? PAYOUT_DRAIN_MS))) {
+      // stop() swallows the run's failure (logged by the run): it never rejects.
+      if ((await within(payouts.stop(), o.payoutDrainMs ?? PAYOUT_DRAIN_MS)) === TIMED_OUT) {
         log.warn('stopped with a payout run in progress: its recorded payouts are reconciled by hash at the next start')
       }
     })

@@ -79,18 +79,3 @@ export function boundedView(view: PoolView, cap: InFlightCap, cacheMs: number): 
     runPayouts: () => view.runPayouts(),
   }
 }
-
-export const TIMED_OUT = Symbol('timed out')
-
-/** `p`'s value, or TIMED_OUT after `ms`. `p` itself runs on: the caller decides what that means. */
-export async function within<T>(p: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
-    timer = setTimeout(() => resolve(TIMED_OUT), ms)
-  })
-  try {
-    return await Promise.race([p, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
-}
