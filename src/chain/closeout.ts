@@ -5,7 +5,7 @@
 import type { ChainOpRecord } from './store.js'
 import { workGapOf } from './contract.js'
 import type { ChainView } from './watcher.js'
-import type { CycleState } from './cycle-state.js'
+import { markBlock, type CycleState } from './cycle-state.js'
 import { BLOCK_INTERVAL_SECONDS, PAIL_TTL_LEDGERS } from '../kale/reward.js'
 import { LEDGER_SECONDS_NOMINAL } from './cycle.js'
 
@@ -66,8 +66,7 @@ export async function closeWorksOf(c: CycleState, index: number): Promise<boolea
     }))
   }
   if (unresolved || c.stopped) return unresolved
-  c.worksClosed.add(index)
-  for (const k of c.worksClosed) if (k < index - 2) c.worksClosed.delete(k)
+  markBlock(c.worksClosed, index, 2)
   return false
 }
 

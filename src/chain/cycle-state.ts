@@ -51,13 +51,13 @@ export type PailReads = Map<string, { pail: PailData; liveUntil: number | undefi
 const PENDING_EXPIRY_LEDGERS = 20
 export const WATCH_POLLS_PER_LEDGER = 4
 
-/** Blocks a per-block set keeps behind the newest one it was given (markBlock). */
+/** Blocks a per-block set keeps behind the newest one it was given (markBlock's default). */
 export const BLOCKS_KEPT = 4
 
-/** Adds block `index` to `set` and forgets blocks more than BLOCKS_KEPT older: the set stays bounded for the life of the process. */
-export function markBlock(set: Set<number>, index: number): void {
+/** Adds block `index` to `set` and forgets blocks more than `kept` older: the set stays bounded for the life of the process. */
+export function markBlock(set: Set<number>, index: number, kept = BLOCKS_KEPT): void {
   set.add(index)
-  for (const k of set) if (k < index - BLOCKS_KEPT) set.delete(k)
+  for (const k of set) if (k < index - kept) set.delete(k)
 }
 
 export class CycleState {

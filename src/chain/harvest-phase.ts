@@ -7,7 +7,7 @@ import type { ChainOp, ChainOpRecord } from './store.js'
 import { harvestOp, harvestRewardOf, workGapOf, type BlockData } from './contract.js'
 import { derivedHarvestReward, harvestStep } from './cycle.js'
 import type { ChainView } from './watcher.js'
-import type { CycleState, HarvestedEvent } from './cycle-state.js'
+import { markBlock, type CycleState, type HarvestedEvent } from './cycle-state.js'
 import { sweep } from './closeout.js'
 
 /** Blocks remembered as announced (harvests of older blocks are over; nothing emits them again). */
@@ -175,8 +175,7 @@ async function emitHarvested(c: CycleState, index: number): Promise<void> {
   const works = ops.filter((o) => o.op === 'work' && o.status === 'done')
   const harvests = new Map(ops.filter((o) => o.op === 'harvest').map((o) => [o.farmer, o]))
   if (works.some((w) => { const h = harvests.get(w.farmer); return !h || (h.status !== 'done' && h.status !== 'lost') })) return
-  c.emittedHarvest.add(index)
-  for (const k of c.emittedHarvest) if (k < index - EMITTED_BLOCKS_KEPT) c.emittedHarvest.delete(k)
+  markBlock(c.emittedHarvest, index, EMITTED_BLOCKS_KEPT)
   const plants = new Map(ops.filter((o) => o.op === 'plant').map((o) => [o.farmer, o]))
   const rewards = [...harvests.values()].filter((h) => h.status === 'done').map((h) => ({ farmer: h.farmer, rewardStroops: h.amountStroops, stakeStroops: plants.get(h.farmer)?.amountStroops ?? 0n }))
   const ev: HarvestedEvent = { index, rewards }
