@@ -106,6 +106,14 @@ async function harvestBlock(c: CycleState, index: number, farmers: string[], vie
   await emitHarvested(c, index)
 }
 
+/** The stake a done plant row recorded; null when unknown. */
+const recordedStake = (plant: ChainOpRecord | undefined): bigint | null => (plant?.status === 'done' ? plant.amountStroops : null)
+
+/** A harvest's reward from Block(index) and the recorded work and stake (null when not derivable). */
+function rewardFromBlock(index: number, b: BlockData, plant: ChainOpRecord | undefined, work: ChainOpRecord): bigint | null {
+  return derivedHarvestReward(index, b, { gap: work.gap, zeros: work.zeros, stake: recordedStake(plant) })
+}
+
 /**
  * What an applied harvest minted: its return value; when the answer carried none
  * (a node that leaves out the result meta), derived from Block(index) and the
@@ -116,7 +124,7 @@ async function harvestBlock(c: CycleState, index: number, farmers: string[], vie
 async function rewardOf(c: CycleState, pk: string, index: number, returnValue: xdr.ScVal | undefined, plant: ChainOpRecord | undefined, work: ChainOpRecord | undefined, block: () => Promise<BlockData | undefined>): Promise<bigint> {
   if (returnValue) return harvestRewardOf(returnValue)
   const b = work?.status === 'done' ? await block() : undefined
-  const reward = b ? derivedHarvestReward(index, b, { gap: work!.gap, zeros: work!.zeros, stake: plant?.status === 'done' ? plant.amountStroops : null }) : null
+  const reward = b ? rewardFromBlock(index, b, plant, work!) : null
   c.o.log.warn({ index, farmer: pk, rewardStroops: reward?.toString() ?? null }, reward === null ? 'harvest applied without a return value and its reward is not derivable: recorded as 0' : 'harvest applied without a return value: reward derived from the block')
   return reward ?? 0n
 }
@@ -148,8 +156,8 @@ async function resolveGone(c: CycleState, pk: string, index: number, plant: Chai
   if (work?.status === 'done') {
     const b = await block()
     if (b) {
-      const stake = plant?.status === 'done' ? plant.amountStroops : null
-      const reward = derivedHarvestReward(index, b, { gap: work.gap, zeros: work.zeros, stake })
+      const stake = recordedStake(plant)
+      const reward = rewardFromBlock(index, b, plant, work)
       if (reward !== null) {
         const why = `pail harvested by a transaction not confirmed to us (outcome unknown, or a third party); reward derived from Block(${index}) with gap ${work.gap}, zeros ${work.zeros}, stake ${stake}`
         await c.record(pk, index, 'harvest', 'done', { txHash: harvest?.txHash ?? null, feeStroops: harvest?.feeStroops ?? 0n, amountStroops: reward, reason: why })
