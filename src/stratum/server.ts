@@ -168,9 +168,7 @@ export class StratumServer {
       clearTimeout(timer)
       if (this.handshaking.get(key) === timer) this.handshaking.delete(key)
       this.tlsRaw.delete(raw)
-      const left = (this.tlsPerIp.get(ip) ?? 1) - 1
-      if (left <= 0) this.tlsPerIp.delete(ip)
-      else this.tlsPerIp.set(ip, left)
+      countDown(this.tlsPerIp, ip)
     })
   }
 
@@ -212,9 +210,7 @@ export class StratumServer {
     s.closing = true
     this.connected--
     this.m.sessionsConnected.dec()
-    const n = (this.perIp.get(s.ip) ?? 1) - 1
-    if (n <= 0) this.perIp.delete(s.ip)
-    else this.perIp.set(s.ip, n)
+    countDown(this.perIp, s.ip)
     this.stratifier.detach(s)
   }
 
@@ -402,6 +398,13 @@ export class StratumServer {
     for (const s of this.stratifier.sessions) if (s.pending.length > 0) return true
     return false
   }
+}
+
+/** One connection of `ip` fewer in `counts` (the entry goes at zero: the map holds only IPs connected now). */
+function countDown(counts: Map<string, number>, ip: string): void {
+  const n = (counts.get(ip) ?? 1) - 1
+  if (n <= 0) counts.delete(ip)
+  else counts.set(ip, n)
 }
 
 function bind(srv: net.Server, port: number, host: string): Promise<number> {
