@@ -1,7 +1,7 @@
 // `npm run bench -- verify [--threads N] [--seconds S] [--rounds R] [--batch-max B] [--queue-max Q] [--in-flight-max N] [--json]`
 //
 // Shares verified per second through the Piscina verifier (micro-batched,
-// transferable buffers) against the single-thread raw rate of the same batch
+// slots reused batch after batch) against the single-thread raw rate of the same batch
 // kernel measured in the same run. scalingEfficiency = pool / (raw × threads),
 // the median over R alternating rounds (S seconds in all, a third each for one
 // raw thread, `threads` raw threads at once, and the pool). When the workers take

@@ -71,13 +71,14 @@ export const NONCE_HEX_CHARS = 2 * NONCE_BYTES
 /**
  * The verifier's batch form: share i's preimage is template `which[i]` (76 bytes
  * each, packed in `templates`) with bytes 4..12 being the nonce written as the 16
- * hex digits at `nonceHex[16i]` (either case; the caller has validated them). The
- * digits go into the kernel's memory in one native write and the kernel decodes
+ * hex digits at `nonceHex[16i]` (either case; the caller has validated them), as a
+ * string or as ASCII bytes. The digits go into the kernel's memory in one native
+ * write or copy, and the kernel decodes
  * them and loads each share's lanes straight from its template, so nothing per
  * share runs in JavaScript here, and the thread that collects shares does no
  * per-digit work at all. Hash i lands at `out[32i]`.
  */
-export function keccak256BatchTemplated(templates: Uint8Array, nonceHex: string, which: Uint8Array, count: number, out: Uint8Array): void {
+export function keccak256BatchTemplated(templates: Uint8Array, nonceHex: string | Uint8Array, which: Uint8Array, count: number, out: Uint8Array): void {
   const templateCount = Math.floor(templates.length / PREIMAGE_BYTES)
   if (!Number.isInteger(count) || count < 0 || nonceHex.length < count * NONCE_HEX_CHARS || which.length < count || out.length < count * HASH_BYTES) {
     throw new PoolError(ErrorCode.ARGUMENT_INVALID, 'nonceHex, which and out must hold count shares')
@@ -92,8 +93,10 @@ export function keccak256BatchTemplated(templates: Uint8Array, nonceHex: string,
   bytes.set(templates.subarray(0, templateCount * PREIMAGE_BYTES), tplPtr)
   for (let done = 0; done < count; ) {
     const n = Math.min(BATCH_CHUNK_MAX, count - done)
-    const digits = done === 0 && n === count ? nonceHex : nonceHex.slice(done * NONCE_HEX_CHARS, (done + n) * NONCE_HEX_CHARS)
-    bytes.write(digits, noncePtr, n * NONCE_HEX_CHARS, 'latin1')
+    if (typeof nonceHex === 'string') {
+      const digits = done === 0 && n === count ? nonceHex : nonceHex.slice(done * NONCE_HEX_CHARS, (done + n) * NONCE_HEX_CHARS)
+      bytes.write(digits, noncePtr, n * NONCE_HEX_CHARS, 'latin1')
+    } else bytes.set(nonceHex.subarray(done * NONCE_HEX_CHARS, (done + n) * NONCE_HEX_CHARS), noncePtr)
     bytes.set(which.subarray(done, done + n), whichPtr)
     const hashed = k.hashTemplated(tplPtr, templateCount, noncePtr, whichPtr, outPtr, n)
     if (hashed < n) throw new PoolError(ErrorCode.ARGUMENT_INVALID, `share ${done + hashed} names template ${which[done + hashed]} of ${templateCount}`)

@@ -242,7 +242,7 @@ export class Stratifier {
     }
     const key = nonceHex.toLowerCase()
     const slot = new PendingShare(r.id, workerName, jobId, key, pre.held, pre.worker, behind)
-    if (!this.verifier.verify(pre.held.job.work.template, key, (hashes, at, err) => this.verified(s, slot, hashes?.subarray(at, at + HASH_BYTES), err))) {
+    if (!this.verifier.verify(pre.held.job.work.template, key, (hashes, at, err) => this.verified(s, slot, hashes, at, err))) {
       if (behind) return Handled.defer
       this.judged(s, r.id, 'busy')
       return Handled.done
@@ -251,14 +251,20 @@ export class Stratifier {
     return Handled.pending
   }
 
-  private verified(s: Session, slot: PendingShare, hash: Uint8Array | undefined, err: unknown): void {
-    slot.hash = hash
+  private verified(s: Session, slot: PendingShare, hashes: Uint8Array | undefined, at: number, err: unknown): void {
     slot.err = err
     slot.ready = true
     // The only share in flight (the common case): answer now. Several: answer them
-    // together after this batch's callbacks, in one corked write.
-    if (s.pending.length === 1) this.settle(s)
-    else if (!s.settleQueued) {
+    // together after this batch's callbacks, in one corked write. The verifier's
+    // buffer is valid only during this call, so a hash judged later is copied
+    // (a share can wait here for an earlier one of its session in a slower batch).
+    if (s.pending.length === 1) {
+      slot.hash = hashes?.subarray(at, at + HASH_BYTES)
+      this.settle(s)
+      return
+    }
+    slot.hash = hashes && Uint8Array.from(hashes.subarray(at, at + HASH_BYTES))
+    if (!s.settleQueued) {
       s.settleQueued = true
       process.nextTick(settleLater, this, s)
     }

@@ -4,26 +4,29 @@
 // share, which is what lets the pool scale across cores.
 //
 // The collecting thread (the stratum server's) does as little per share as it
-// can: it appends the nonce string, stores a template number and keeps the
-// callback. At seal the distinct templates and template numbers become one small
-// buffer and the task carries the nonces as one string; the worker writes the
-// digits into its kernel's memory in one native call, and the kernel decodes
-// them and assembles the 76-byte preimages itself. (Decoding 16 hex digits per share here in
-// JavaScript was this thread's largest cost, more than a third of it.)
+// can: it appends the nonce string to a rope, stores a template number and keeps
+// the callback (in an array reused batch after batch). At seal the distinct
+// templates, template numbers and the nonce digits (one native write of the
+// rope) go into a slot: a buffer that is transferred to the worker, filled with
+// the hashes there, transferred back and reused. The kernel decodes the digits
+// and assembles the 76-byte preimages itself. (Decoding 16 hex digits per share
+// here in JavaScript was this thread's largest cost, more than a third of it; a
+// fresh answer buffer per batch cost the workers ~20 %, in page faults and
+// garbage collection of external memory.)
 //
 // Bounded: at most threads + queueMax tasks outstanding plus one forming batch,
 // and at most sharesInFlightMax shares taken and not yet answered. When either
 // is full `verify()` returns false (the submit answers "busy" and the
-// server pauses the socket); nothing queues without bound.
+// server pauses the socket); nothing queues without bound. Free slots and
+// callback arrays kept: FREE_SLOTS_PER_SIZE_MAX of each size.
 import { Piscina } from 'piscina'
 import { compiledWorkerFile } from './worker-file.js'
-import { PREIMAGE_BYTES, HASH_BYTES, NONCE_HEX_CHARS, batchLayout, type VerifyTask } from './verify-task.js'
+import { PREIMAGE_BYTES, HASH_BYTES, NONCE_HEX_CHARS, TEMPLATES_PER_BATCH_MAX, slotLayout, type VerifyTask } from './verify-task.js'
 import type { Metrics } from '../metrics/metrics.js'
 import type { Logger } from '../log.js'
 import { PoolError, ErrorCode } from '../errors.js'
 
-/** Distinct job templates in one batch at most; a share for another template seals the batch. */
-export const TEMPLATES_PER_BATCH_MAX = 32
+export { TEMPLATES_PER_BATCH_MAX }
 
 /**
  * Tasks handed to each worker ahead of the one it runs: the worker starts the next
@@ -33,8 +36,11 @@ export const TEMPLATES_PER_BATCH_MAX = 32
  */
 const TASKS_PER_WORKER_AHEAD = 8
 
-/** An uninitialised buffer that owns its ArrayBuffer (not a slice of Node's pool), so it can be transferred. */
-const transferable = (bytes: number): Uint8Array => Buffer.allocUnsafeSlow(bytes)
+/** Smallest slot, in shares: slots come in powers of two from here up to batchMax. */
+const SLOT_SHARES_MIN = 64
+
+/** Free slots kept per size; more are left to the garbage collector. */
+const FREE_SLOTS_PER_SIZE_MAX = 16
 
 export interface VerifierOptions {
   threads: number
@@ -55,11 +61,12 @@ export interface VerifierOptions {
 }
 
 /**
- * Called once per share: the batch's hashes and where this share's 32 bytes start
- * in them (`hashes.subarray(at, at + 32)`), or `undefined` and the error when the
- * task failed. An offset instead of a view per share: the batch's buffer belongs to
- * the callee from here on (never reused), and a view per share was a third of this
- * thread's garbage at a few million shares per second.
+ * Called once per share: the batch's buffer and where this share's 32-byte hash
+ * starts in it (`hashes.subarray(at, at + 32)`), or `undefined` and the error when
+ * the task failed. An offset instead of a view per share: a view per share was a
+ * third of this thread's garbage at a few million shares per second.
+ * The buffer is valid during the callback only (it goes back to a worker with a
+ * later batch): copy a hash that must live longer.
  */
 export type VerifyDone = (hashes: Uint8Array | undefined, at: number, err?: unknown) => void
 
@@ -92,11 +99,18 @@ interface Batch {
   startedNs: bigint
 }
 
-/** A batch on its way to a worker: the forming batch's shares packed for the task. */
+/** A batch on its way to a worker: the forming batch's shares packed into a slot. */
 interface Sealed {
   task: VerifyTask
   dones: VerifyDone[]
   startedNs: bigint
+}
+
+/** Slot capacity for a batch of `count` shares: a power of two ≥ SLOT_SHARES_MIN, at most `batchMax`. */
+export function slotCapacity(count: number, batchMax: number): number {
+  let c = SLOT_SHARES_MIN
+  while (c < count) c *= 2
+  return Math.min(c, batchMax)
 }
 
 export class Verifier implements ShareVerifier {
@@ -112,6 +126,11 @@ export class Verifier implements ShareVerifier {
   private readonly sharesInFlightMax: number
   private timer: NodeJS.Timeout | undefined
   private readonly capacity: number
+  /** Slots back from the workers and free, by capacity. */
+  private readonly freeSlots = new Map<number, ArrayBuffer[]>()
+  /** Callback arrays of answered batches, for the next batches. */
+  private readonly freeDones: VerifyDone[][] = []
+  private slotsCreated = 0
   private closed = false
 
   constructor(private readonly o: VerifierOptions) {
@@ -139,6 +158,11 @@ export class Verifier implements ShareVerifier {
     return this.sharesInFlight
   }
 
+  /** Slots made so far: with reuse, about the batches in flight at the busiest moment, not the batches sent. */
+  get slotsMade(): number {
+    return this.slotsCreated
+  }
+
   verify(template: Uint8Array, nonceHex: string, done: VerifyDone): boolean {
     if (this.closed || this.sharesInFlight >= this.sharesInFlightMax) return false
     // One wrong length would shift every later share's digits in the batch.
@@ -146,7 +170,7 @@ export class Verifier implements ShareVerifier {
     let b = this.forming
     if (!b) {
       if (this.waiting) return false
-      b = { count: 0, templates: [], lastTemplate: undefined, lastIndex: -1, digits: '', dones: [], startedNs: process.hrtime.bigint() }
+      b = { count: 0, templates: [], lastTemplate: undefined, lastIndex: -1, digits: '', dones: this.freeDones.pop() ?? new Array<VerifyDone>(this.o.batchMax), startedNs: process.hrtime.bigint() }
       this.forming = b
       this.arm()
     }
@@ -161,10 +185,10 @@ export class Verifier implements ShareVerifier {
     }
     b.lastTemplate = template
     b.lastIndex = t
-    this.which[b.count++] = t
+    this.which[b.count] = t
+    b.dones[b.count++] = done
     this.sharesInFlight++
     b.digits += nonceHex
-    b.dones.push(done)
     if (b.count >= this.o.batchMax) this.seal()
     return true
   }
@@ -193,11 +217,15 @@ export class Verifier implements ShareVerifier {
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
     this.forming = undefined
-    const { whichAt, bytes } = batchLayout(b.count, b.templates.length)
-    const buf = transferable(bytes)
+    const capacity = slotCapacity(b.count, this.o.batchMax)
+    const at = slotLayout(capacity)
+    const ab = this.freeSlots.get(capacity)?.pop() ?? this.newSlot(at.bytes)
+    const buf = Buffer.from(ab)
     for (let t = 0; t < b.templates.length; t++) buf.set(b.templates[t]!.subarray(0, PREIMAGE_BYTES), t * PREIMAGE_BYTES)
-    buf.set(this.which.subarray(0, b.count), whichAt)
-    const task: VerifyTask = { buf: buf.buffer as ArrayBuffer, count: b.count, templates: b.templates.length, whichAt, nonceHex: b.digits }
+    buf.set(this.which.subarray(0, b.count), at.whichAt)
+    // One native write of the whole rope of digits (V8 flattens it once).
+    buf.write(b.digits, at.digitsAt, NONCE_HEX_CHARS * b.count, 'latin1')
+    const task: VerifyTask = { buf: ab, count: b.count, templates: b.templates.length, capacity }
     const sealed: Sealed = { task, dones: b.dones, startedNs: b.startedNs }
     if (this.outstanding >= this.capacity) this.waiting = sealed
     else this.dispatch(sealed)
@@ -212,32 +240,57 @@ export class Verifier implements ShareVerifier {
     const task = this.pool.run(b.task, { transferList: [b.task.buf] })
     m?.verifyQueueDepth.set(this.pool.queueSize)
     task.then(
-      (hashes) => {
+      (slot) => {
         this.done(b.task.count)
         m?.verifySeconds.observe(Number(process.hrtime.bigint() - b.startedNs) / 1e9)
-        const all = new Uint8Array(hashes)
+        const all = new Uint8Array(slot)
         const dones = b.dones
+        const hashesAt = slotLayout(b.task.capacity).hashesAt
         for (let i = 0; i < b.task.count; i++) {
           // One throwing callback must not leave the rest of the batch unanswered.
           try {
-            dones[i]!(all, i * HASH_BYTES)
+            dones[i]!(all, hashesAt + i * HASH_BYTES)
           } catch (err) {
             this.callbackThrew(err)
           }
         }
+        this.freeDonesOf(dones, b.task.count)
+        this.freeSlot(b.task.capacity, slot)
       },
       (err: unknown) => {
         this.done(b.task.count)
-        this.fail(b.dones, err)
+        this.fail(b.dones, b.task.count, err)
       },
     )
   }
 
+  /** Keeps a batch's callback array (batchMax long) for a later batch, its callbacks dropped. */
+  private freeDonesOf(dones: VerifyDone[], count: number): void {
+    if (this.freeDones.length >= FREE_SLOTS_PER_SIZE_MAX) return
+    dones.fill(undefined as unknown as VerifyDone, 0, count)
+    this.freeDones.push(dones)
+  }
+
+  private newSlot(bytes: number): ArrayBuffer {
+    this.slotsCreated++
+    return new ArrayBuffer(bytes)
+  }
+
+  /** Keeps an answered batch's slot for a later batch of its size. */
+  private freeSlot(capacity: number, slot: ArrayBuffer): void {
+    let free = this.freeSlots.get(capacity)
+    if (!free) {
+      free = []
+      this.freeSlots.set(capacity, free)
+    }
+    if (free.length < FREE_SLOTS_PER_SIZE_MAX) free.push(slot)
+  }
+
   /** Answers every share of `dones` with `err`. */
-  private fail(dones: readonly VerifyDone[], err: unknown): void {
-    for (const d of dones) {
+  private fail(dones: readonly VerifyDone[], count: number, err: unknown): void {
+    for (let i = 0; i < count; i++) {
       try {
-        d(undefined, 0, err)
+        dones[i]!(undefined, 0, err)
       } catch (e) {
         this.callbackThrew(e)
       }
@@ -272,7 +325,7 @@ export class Verifier implements ShareVerifier {
     if (w) {
       this.waiting = undefined
       this.sharesInFlight -= w.task.count
-      this.fail(w.dones, new PoolError(ErrorCode.BUSY, 'verifier closed'))
+      this.fail(w.dones, w.task.count, new PoolError(ErrorCode.BUSY, 'verifier closed'))
     }
     await this.pool.close()
   }

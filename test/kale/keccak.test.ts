@@ -68,7 +68,9 @@ describe('keccak256BatchTemplated (the verifier worker kernel: templates + nonce
     // The template's own nonce bytes must not leak into the hash: blank them.
     fixture.vectors.forEach((_, i) => templates.fill(0xaa, i * 76 + 4, i * 76 + 12))
     const digits = fixture.vectors.map((v) => v.preimage.slice(8, 24))
-    for (const cased of [digits.join(''), digits.join('').toUpperCase()]) {
+    // As a string (the kernel writes it into its memory) and as ASCII bytes (the verifier's slot).
+    const joined = digits.join('')
+    for (const cased of [joined, joined.toUpperCase(), Buffer.from(joined, 'latin1'), Buffer.from(joined.toUpperCase(), 'latin1')]) {
       const out = new Uint8Array(fixture.vectors.length * 32)
       keccak256BatchTemplated(templates, cased, Uint8Array.from(fixture.vectors.map((_, i) => i)), fixture.vectors.length, out)
       fixture.vectors.forEach((v, i) => expect(hex(out.subarray(i * 32, i * 32 + 32))).toBe(v.hash))

@@ -174,18 +174,38 @@ export async function minerSession(s: { server: StratumServer; port: number }, f
   return { c, e1, sessionId, n, jobId: n.params![0] as string }
 }
 
+/**
+ * Hashes in-thread and keeps the Verifier's contract to the letter: never answers
+ * synchronously, and the buffer is good during the callback only (scribbled over
+ * right after, as a reused slot would be).
+ */
 export class StubVerifier implements ShareVerifier {
   busy = false
   /** Answers after this many ms (0: on the next microtask). */
   delayMs = 0
+  /** Collects shares for 5 ms and answers them last first: a later batch overtaking an earlier one. */
+  reverse = false
+  private burst: Array<() => void> = []
   verify(template: Uint8Array, nonceHex: string, done: VerifyDone): boolean {
     if (this.busy) return false
     const pre = Buffer.from(template)
     pre.write(nonceHex, 4, 8, 'hex')
-    const h = keccak256(pre)
-    // Never synchronously: the ShareVerifier contract.
-    if (this.delayMs > 0) setTimeout(() => done(h, 0), this.delayMs)
-    else queueMicrotask(() => done(h, 0))
+    const h = Buffer.concat([Buffer.alloc(8), keccak256(pre)])
+    const answer = (): void => {
+      done(h, 8)
+      h.fill(0xff)
+    }
+    if (this.reverse) {
+      this.burst.push(answer)
+      if (this.burst.length === 1) {
+        setTimeout(() => {
+          const b = this.burst.reverse()
+          this.burst = []
+          for (const a of b) a()
+        }, 5)
+      }
+    } else if (this.delayMs > 0) setTimeout(answer, this.delayMs)
+    else queueMicrotask(answer)
     return true
   }
 }

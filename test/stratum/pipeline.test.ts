@@ -43,6 +43,25 @@ describe('pipelined submits', () => {
     })
   }
 
+  it('a share answered before an earlier one of its session is judged on its own hash, though the verifier reuses its buffer', async () => {
+    const stub = new StubVerifier()
+    stub.reverse = true
+    const s = await startServer({}, { verifier: stub as unknown as Verifier })
+    try {
+      // Above difficulty 1, so that a hash read from the scribbled buffer (all 0xff) fails the target.
+      const { c, e1, n, jobId } = await minerSession(s, farmer, 'd=64')
+      const good = [0, 1, 2].map((k) => findNonce(n, e1, 64, k * 100_000 + 1))
+      c.send(submit(40, [PAYOUT, jobId, good[0]]) + submit(41, [PAYOUT, jobId, good[1]]) + submit(42, [PAYOUT, jobId, good[2]]))
+      await c.until((ls) => ls.some((l) => l.id === 42))
+      const answers = c.lines.filter((l) => typeof l.id === 'number' && (l.id as number) >= 40)
+      // 42 and 41 were answered first and waited for 40: judged on a scribbled buffer they read as low difficulty (23).
+      expect(answers.map((l) => (l.result === true ? l.id : l.error!.code))).toEqual([40, 41, 42])
+      expect(s.sink.shares).toHaveLength(3)
+    } finally {
+      await s.close()
+    }
+  })
+
   it('a parse error behind pending submits is answered after them, then the connection closes', async () => {
     const s = await startServer()
     try {

@@ -5,6 +5,7 @@ import { Verifier, TEMPLATES_PER_BATCH_MAX, type VerifyDone } from '../../src/wo
 import { keccak256, keccak256BatchTemplated, preimage } from '../../src/kale/index.js'
 import { BATCH_CHUNK_MAX } from '../../src/kale/keccak-kernel.js'
 import { compiledWorkerFile } from '../../src/workers/worker-file.js'
+import verifyTask, { slotLayout } from '../../src/workers/verify-task.js'
 import type { Logger } from '../../src/log.js'
 import { createMetrics } from '../../src/metrics/metrics.js'
 
@@ -147,6 +148,46 @@ describe('Verifier', () => {
     const after = verifyAll([{ template: t, nonce: 'ffffffffffffff00' }])
     expect(await before).toEqual([expected(t, '00000000000000aa')])
     expect(await after).toEqual([expected(t, 'ffffffffffffff00')])
+  })
+
+  it('reuses its batch buffers: every hash right after many round trips, and a handful of buffers made', async () => {
+    v = new Verifier({ threads: 2, batchMax: 16, batchMs: 1, queueMax: 8, idleTimeoutMs: 1000 })
+    const t = preimage(8, 0n, randomBytes(32), randomBytes(32))
+    for (let round = 0; round < 20; round++) {
+      const shares = Array.from({ length: 40 }, () => ({ template: t, nonce: randomBytes(8).toString('hex') }))
+      expect(await verifyAll(shares)).toEqual(shares.map((sh) => expected(sh.template, sh.nonce)))
+    }
+    // 20 rounds of 40 shares are at least 60 batches; 3 are in flight per round at most.
+    expect(v.slotsMade).toBeGreaterThan(0)
+    expect(v.slotsMade).toBeLessThanOrEqual(8)
+  })
+
+  it('the worker task refuses a slot smaller than its layout or counts out of range', () => {
+    const small = { buf: new ArrayBuffer(100), count: 1, templates: 1, capacity: 64 }
+    expect(() => verifyTask(small)).toThrow(/slot smaller than its layout/)
+    const buf = new ArrayBuffer(slotLayout(64).bytes)
+    expect(() => verifyTask({ buf, count: 65, templates: 1, capacity: 64 })).toThrow(/out of range/)
+    expect(() => verifyTask({ buf, count: 1, templates: TEMPLATES_PER_BATCH_MAX + 1, capacity: 64 })).toThrow(/out of range/)
+  })
+
+  it('a failed task answers each of its shares with the error and the verifier goes on', async () => {
+    v = new Verifier({ threads: 1, batchMax: 8, batchMs: 1, queueMax: 4, idleTimeoutMs: 1000 })
+    const t = preimage(9, 0n, randomBytes(32), randomBytes(32))
+    // A template number past the batch's templates makes the kernel throw inside the worker.
+    const outcomes = await new Promise<string[]>((resolve) => {
+      const got: string[] = []
+      const bad = preimage(9, 0n, randomBytes(32), randomBytes(32))
+      const done: VerifyDone = (h, _at, err) => {
+        got.push(h ? 'hash' : 'error')
+        if (got.length === 2) resolve(got)
+      }
+      v!.verify(t, '00000000000000aa', done)
+      v!.verify(bad, '00000000000000bb', done)
+      ;(v as unknown as { which: Uint8Array }).which[1] = 200
+    })
+    expect(outcomes).toEqual(['error', 'error'])
+    expect(v.sharesOutstanding).toBe(0)
+    expect(await verifyAll([{ template: t, nonce: '00000000000000cc' }])).toEqual([expected(t, '00000000000000cc')])
   })
 
   it('the templated kernel refuses a share naming a template the batch does not hold', () => {
