@@ -111,10 +111,10 @@ export const SPEC = {
   // 2 cores the collecting thread wakes a quarter as often, and every wake takes a
   // core from a worker. `npm run bench -- verify`, 2-vCPU EPYC, 3 alternating
   // pairs: 1024/8192 gave 0.67–0.69 of 2 × one raw thread, 4096/16384 0.69–0.75.
-  VERIFY_BATCH_MAX: int(1, 65_536, 4096, 'Shares per verification task at most.'),
+  VERIFY_BATCH_MAX: int(1, 65_536, 8192, 'Shares per verification task at most.'),
   VERIFY_BATCH_MS: num(0, 100, 1, 'Micro-batching window of shares waiting for a task.'),
   VERIFY_QUEUE_MAX: int(1, 1_000_000, 64, 'Verification tasks queued at most; then submits answer busy.'),
-  VERIFY_SHARES_IN_FLIGHT_MAX: int(1, 10_000_000, 16_384, 'Shares taken for verification and not yet answered, at most; then submits answer busy.'),
+  VERIFY_SHARES_IN_FLIGHT_MAX: int(1, 10_000_000, 65_536, 'Shares taken for verification and not yet answered, at most; then submits answer busy.'),
   VERIFY_IDLE_TIMEOUT_MS: int(0, 3_600_000, 30_000, 'Idle worker threads exit after this long.'),
   // ledger
   DATABASE_URL: str(undefined, 'PostgreSQL URL. Unset: embedded PostgreSQL (PGlite) under DATA_DIR/pg.', { pattern: /^postgres(ql)?:\/\/\S+$/, valid: parsablePostgresUrl, hint: 'a postgres:// URL', secret: true }),

@@ -140,6 +140,15 @@ describe('Verifier', () => {
     for (const i of [0, 1, BATCH_CHUNK_MAX - 1, BATCH_CHUNK_MAX, BATCH_CHUNK_MAX + 499]) expect(got[i]).toBe(expected(shares[i]!.template, shares[i]!.nonce))
   })
 
+  it('hashes batches that end on a rope boundary and batches that end past one (the staged nonce digits)', async () => {
+    v = new Verifier({ threads: 2, batchMax: 2048, batchMs: 20, queueMax: 4, idleTimeoutMs: 1000 })
+    const t = preimage(10, 0n, randomBytes(32), randomBytes(32))
+    for (const n of [1024, 2048, 1025, 2047, 1023]) {
+      const shares = Array.from({ length: n }, () => ({ template: t, nonce: randomBytes(8).toString('hex') }))
+      expect(await verifyAll(shares)).toEqual(shares.map((sh) => expected(sh.template, sh.nonce)))
+    }
+  })
+
   it('refuses a nonce that is not 16 digits without disturbing the shares around it', async () => {
     v = new Verifier({ threads: 1, batchMax: 64, batchMs: 5, queueMax: 4, idleTimeoutMs: 1000 })
     const t = preimage(3, 0n, randomBytes(32), randomBytes(32))
