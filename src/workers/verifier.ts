@@ -18,7 +18,8 @@
 // and at most sharesInFlightMax shares taken and not yet answered. When either
 // is full `verify()` returns false (the submit answers "busy" and the
 // server pauses the socket); nothing queues without bound. Free slots and
-// callback arrays kept: FREE_SLOTS_PER_SIZE_MAX of each size.
+// callback arrays kept: FREE_SLOTS_PER_SIZE_MAX of each slot size and
+// FREE_CALLBACK_ARRAYS_MAX arrays.
 import { Piscina } from 'piscina'
 import { compiledWorkerFile } from './worker-file.js'
 import { PREIMAGE_BYTES, HASH_BYTES, NONCE_HEX_CHARS, TEMPLATES_PER_BATCH_MAX, slotLayout, type VerifyTask } from './verify-task.js'
@@ -48,6 +49,9 @@ const ROPE_SHARES_MAX = 1024
 
 /** Free slots kept per size; more are left to the garbage collector. */
 const FREE_SLOTS_PER_SIZE_MAX = 16
+
+/** Free callback arrays (batchMax long each) kept. */
+const FREE_CALLBACK_ARRAYS_MAX = 16
 
 export interface VerifierOptions {
   threads: number
@@ -117,7 +121,7 @@ interface Sealed {
 }
 
 /** Slot capacity for a batch of `count` shares: a power of two ≥ SLOT_SHARES_MIN, at most `batchMax`. */
-export function slotCapacity(count: number, batchMax: number): number {
+function slotCapacity(count: number, batchMax: number): number {
   let c = SLOT_SHARES_MIN
   while (c < count) c *= 2
   return Math.min(c, batchMax)
@@ -285,7 +289,7 @@ export class Verifier implements ShareVerifier {
 
   /** Keeps a batch's callback array (batchMax long) for a later batch, its callbacks dropped. */
   private freeDonesOf(dones: VerifyDone[], count: number): void {
-    if (this.freeDones.length >= FREE_SLOTS_PER_SIZE_MAX) return
+    if (this.freeDones.length >= FREE_CALLBACK_ARRAYS_MAX) return
     dones.fill(undefined as unknown as VerifyDone, 0, count)
     this.freeDones.push(dones)
   }
