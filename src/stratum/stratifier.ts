@@ -260,7 +260,12 @@ export class Stratifier {
     // (a share can wait here for an earlier one of its session in a slower batch).
     if (s.pending.length === 1) {
       slot.hash = hashes?.subarray(at, at + HASH_BYTES)
-      this.settle(s)
+      try {
+        this.settle(s)
+      } finally {
+        // Judging threw and left the share queued: it must not keep a view of the buffer.
+        if (s.pending[0] === slot && hashes) slot.hash = Uint8Array.from(hashes.subarray(at, at + HASH_BYTES))
+      }
       return
     }
     slot.hash = hashes && Uint8Array.from(hashes.subarray(at, at + HASH_BYTES))

@@ -50,7 +50,7 @@ const ROPE_SHARES_MAX = 1024
 /** Free slots kept per size; more are left to the garbage collector. */
 const FREE_SLOTS_PER_SIZE_MAX = 16
 
-/** Free callback arrays (batchMax long each) kept. */
+/** Free callback arrays (at most batchMax long each) kept. */
 const FREE_CALLBACK_ARRAYS_MAX = 16
 
 export interface VerifierOptions {
@@ -187,7 +187,7 @@ export class Verifier implements ShareVerifier {
     let b = this.forming
     if (!b) {
       if (this.waiting) return false
-      b = { count: 0, templates: [], lastTemplate: undefined, lastIndex: -1, digits: '', dones: this.freeDones.pop() ?? new Array<VerifyDone>(this.o.batchMax), startedNs: process.hrtime.bigint() }
+      b = { count: 0, templates: [], lastTemplate: undefined, lastIndex: -1, digits: '', dones: this.freeDones.pop() ?? [], startedNs: process.hrtime.bigint() }
       this.forming = b
       this.arm()
     }
@@ -287,7 +287,7 @@ export class Verifier implements ShareVerifier {
     )
   }
 
-  /** Keeps a batch's callback array (batchMax long) for a later batch, its callbacks dropped. */
+  /** Keeps a batch's callback array (grown to its largest batch) for a later batch, its callbacks dropped. */
   private freeDonesOf(dones: VerifyDone[], count: number): void {
     if (this.freeDones.length >= FREE_CALLBACK_ARRAYS_MAX) return
     dones.fill(undefined as unknown as VerifyDone, 0, count)
