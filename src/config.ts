@@ -107,10 +107,12 @@ export const SPEC = {
   DIFFICULTY_MAX: num(1, 2 ** 64, 2 ** 40, 'Highest difficulty vardiff or d= may set.'),
   // verification
   VERIFY_THREADS: int(1, 256, 2, 'Worker threads verifying share hashes.'),
-  // 4096 shares (1.7 ms of one core) per task and four tasks' worth in flight: on
-  // 2 cores the collecting thread wakes a quarter as often, and every wake takes a
-  // core from a worker. `npm run bench -- verify`, 2-vCPU EPYC, 3 alternating
-  // pairs: 1024/8192 gave 0.67–0.69 of 2 × one raw thread, 4096/16384 0.69–0.75.
+  // 8192 shares (~3 ms of one core) per task and eight tasks' worth in flight: on
+  // 2 cores the collecting thread wakes less often (every wake takes a core from a
+  // worker) and a worker always has a task queued. `npm run bench -- verify`,
+  // 2-vCPU EPYC: 1024/8192 gave 0.67–0.69 of 2 × one raw thread, 4096/16384
+  // 0.69–0.75; same-process A/B against 4096/16384, 8192/32768 +5.7 %, then
+  // 8192/65536 +3 %. Under light load a task is whatever 1 ms brings.
   VERIFY_BATCH_MAX: int(1, 65_536, 8192, 'Shares per verification task at most.'),
   VERIFY_BATCH_MS: num(0, 100, 1, 'Micro-batching window of shares waiting for a task.'),
   VERIFY_QUEUE_MAX: int(1, 1_000_000, 64, 'Verification tasks queued at most; then submits answer busy.'),
