@@ -10,9 +10,8 @@
 // rope) go into a slot: a buffer that is transferred to the worker, filled with
 // the hashes there, transferred back and reused. The kernel decodes the digits
 // and assembles the 76-byte preimages itself. (Decoding 16 hex digits per share
-// here in JavaScript was this thread's largest cost, more than a third of it; a
-// fresh answer buffer per batch cost the workers ~20 %, in page faults and
-// garbage collection of external memory.)
+// here in JavaScript was this thread's largest cost, more than a third of it;
+// why the slot is reused: verify-task.ts.)
 //
 // Bounded: at most threads + queueMax tasks outstanding plus one forming batch,
 // and at most sharesInFlightMax shares taken and not yet answered. When either
