@@ -13,9 +13,9 @@ const BENCH = new URL('../../dist-bench/bench/run.js', import.meta.url).pathname
 describe('npm run bench -- verify', () => {
   it('prints one JSON line with the pool, raw and ceiling figures', async () => {
     const threads = availableParallelism()
-    const { stdout } = await run(process.execPath, [BENCH, 'verify', '--threads', String(threads), '--seconds', '1.2', '--rounds', '4', '--json'], { timeout: 60_000 })
+    const { stdout } = await run(process.execPath, [BENCH, 'verify', '--threads', String(threads), '--seconds', '1.2', '--rounds', '4', '--warmup', '0.5', '--json'], { timeout: 60_000 })
     const r = JSON.parse(stdout.trim()) as Record<string, unknown>
-    expect(r).toMatchObject({ bench: 'verify', threads, rounds: 4 })
+    expect(r).toMatchObject({ bench: 'verify', threads, rounds: 4, warmupSeconds: 0.5 })
     for (const k of ['rawSingleThreadHashesPerSecond', 'poolSharesPerSecond', 'rawThreadsHashesPerSecond', 'rawNsPerHash', 'processCpuNsPerShare']) {
       expect(r[k], k).toBeGreaterThan(0)
     }
@@ -30,13 +30,13 @@ describe('npm run bench -- verify', () => {
   }, 90_000)
 
   it('gives no collecting-thread bound when the workers leave the collecting thread a core', async () => {
-    const { stdout } = await run(process.execPath, [BENCH, 'verify', '--threads', '1', '--seconds', '0.6', '--rounds', '2', '--json'], { timeout: 60_000 })
+    const { stdout } = await run(process.execPath, [BENCH, 'verify', '--threads', '1', '--seconds', '0.6', '--rounds', '2', '--warmup', '0.5', '--json'], { timeout: 60_000 })
     const r = JSON.parse(stdout.trim()) as Record<string, unknown>
     expect(r.efficiencyBoundByCollecting === null).toBe(availableParallelism() > 1)
   }, 90_000)
 
   it('refuses a bad option with exit code 2 and a message naming it', async () => {
-    for (const bad of [['--rounds', '0'], ['--threads', 'x'], ['--in-flight-max', '-1']]) {
+    for (const bad of [['--rounds', '0'], ['--threads', 'x'], ['--in-flight-max', '-1'], ['--warmup', '0']]) {
       const err = await run(process.execPath, [BENCH, 'verify', ...bad], { timeout: 30_000 }).then(() => undefined, (e: { code: number; stderr: string }) => e)
       expect(err?.code, bad.join(' ')).toBe(2)
       expect(err!.stderr).toMatch(new RegExp(`^bench verify: .*${bad[0]}`))

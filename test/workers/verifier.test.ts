@@ -149,6 +149,16 @@ describe('Verifier', () => {
     }
   })
 
+  it('seals at batchMax when it is not a multiple of the rope, with the job changing mid-rope', async () => {
+    // 3100 shares in runs of 700 per job: batches of 1500, 1500 and 100, each
+    // crossing a rope boundary at 1024 and a change of job between the fast and the
+    // general path of verify().
+    v = new Verifier({ threads: 2, batchMax: 1500, batchMs: 50, queueMax: 8, idleTimeoutMs: 1000 })
+    const jobs = [preimage(11, 0n, randomBytes(32), randomBytes(32)), preimage(12, 0n, randomBytes(32), randomBytes(32))]
+    const shares = Array.from({ length: 3100 }, (_, i) => ({ template: jobs[Math.floor(i / 700) % 2]!, nonce: randomBytes(8).toString('hex') }))
+    expect(await verifyAll(shares)).toEqual(shares.map((sh) => expected(sh.template, sh.nonce)))
+  })
+
   it('refuses a nonce that is not 16 digits without disturbing the shares around it', async () => {
     v = new Verifier({ threads: 1, batchMax: 64, batchMs: 5, queueMax: 4, idleTimeoutMs: 1000 })
     const t = preimage(3, 0n, randomBytes(32), randomBytes(32))
