@@ -10,7 +10,8 @@
 // 2. echo: the same load against a minimal newline-echo TCP server in this
 //    process — the ceiling of a Node line server on this machine — as a ratio.
 // 3. idle: M authorized sessions sitting idle: RSS per session; then a new block:
-//    time until the last session received its mining.notify.
+//    time until the last session received its mining.notify, against the same
+//    line written straight to the same sockets (the floor) as a ratio.
 import net from 'node:net'
 import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -156,9 +157,24 @@ export async function run(argv: string[]): Promise<void> {
     const syncMs = nowMs() - t0
     const fanCpu = process.cpuUsage(c0)
     const done = await gi.next('notified')
+    // The floor: a notify line written straight to the same sockets, no pool in
+    // between (the newline-echo server's counterpart for the fan-out). On loopback
+    // most of a write is waking the generator's process, which no server avoids.
+    await sleep(300)
+    gi.child.send({ type: 'expect-notify', count: 3 })
+    await sleep(100)
+    const sockets = [...server.stratifier.sessions].map((s) => s.socket)
+    const line = `{"id":null,"method":"mining.notify","params":["floor",${index},"${'0'.repeat(64)}","${'0'.repeat(64)}","${farmers[0]!}",false]}\n`
+    const f0 = nowMs()
+    for (const sock of sockets) sock.write(line)
+    const floorSyncMs = nowMs() - f0
+    const floor = await gi.next('notified')
+    const notifyAllMs = (done.at as number) - t0
+    const floorMs = (floor.at as number) - f0
     idle = {
       idleSessions, loginAllMs: Math.round(loginAllMs), rssPerIdleSessionKiB: Math.round((after - before) / idleSessions / 102.4) / 10,
-      notifyAllMs: Math.round(((done.at as number) - t0) * 10) / 10, notifyWriteMs: Math.round(syncMs * 10) / 10, notifyCpuMs: Math.round((fanCpu.user + fanCpu.system) / 100) / 10,
+      notifyAllMs: Math.round(notifyAllMs * 10) / 10, notifyWriteMs: Math.round(syncMs * 10) / 10, notifyCpuMs: Math.round((fanCpu.user + fanCpu.system) / 100) / 10,
+      notifyFloorMs: Math.round(floorMs * 10) / 10, notifyFloorWriteMs: Math.round(floorSyncMs * 10) / 10, notifyVsFloor: Math.round((notifyAllMs / floorMs) * 100) / 100,
     }
     await stop(gi)
   }

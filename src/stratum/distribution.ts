@@ -39,37 +39,37 @@ export function eligibleFarmers(farmers: readonly FarmerNeed[], zerosTarget: num
   return (needy.length > 0 ? needy : open).map((f) => f.farmer)
 }
 
-/** Session id → farmer (sessions absent from the map get no work: nothing is open). */
-export function distribute(input: DistributionInput): Map<number, string> {
-  const out = new Map<number, string>()
+/**
+ * The farmer for each session, in the order of `input.sessions` (undefined: no
+ * work, nothing is open). An array, not a map by session id: at a new block every
+ * session is placed, and with 10 000 of them a map (and the caller's map back from
+ * id to session) cost more than the placing.
+ */
+export function distribute(input: DistributionInput): (string | undefined)[] {
+  const sessions = input.sessions
+  const out = new Array<string | undefined>(sessions.length).fill(undefined)
   const eligible = eligibleFarmers(input.farmers, input.zerosTarget)
   if (eligible.length === 0) return out
-  const load = new Map<string, number>(eligible.map((f) => [f, 0]))
-  const total = input.sessions.reduce((a, s) => a + Math.max(s.hashrate, 0), 0)
+  const slotOf = new Map<string, number>(eligible.map((f, k) => [f, k]))
+  const load = new Float64Array(eligible.length)
+  const total = sessions.reduce((a, s) => a + Math.max(s.hashrate, 0), 0)
   const fair = total / eligible.length
   // Biggest first (longest-processing-time greedy): the small ones fill the gaps.
-  const order = [...input.sessions].sort((a, b) => b.hashrate - a.hashrate || a.id - b.id)
-  const moving: SessionLoad[] = []
-  for (const s of order) {
-    const f = s.farmer
-    const l = f === undefined ? undefined : load.get(f)
-    if (f !== undefined && l !== undefined && (l === 0 || l + s.hashrate <= fair * input.slackRatio)) {
-      load.set(f, l + s.hashrate)
-      out.set(s.id, f)
-    } else moving.push(s)
+  const order = Array.from(sessions.keys()).sort((a, b) => sessions[b]!.hashrate - sessions[a]!.hashrate || sessions[a]!.id - sessions[b]!.id)
+  const moving: number[] = []
+  for (const i of order) {
+    const s = sessions[i]!
+    const k = s.farmer === undefined ? undefined : slotOf.get(s.farmer)
+    if (k !== undefined && (load[k] === 0 || load[k]! + s.hashrate <= fair * input.slackRatio)) {
+      load[k] = load[k]! + s.hashrate
+      out[i] = eligible[k]
+    } else moving.push(i)
   }
-  for (const s of moving) {
-    let best = eligible[0]!
-    let bestLoad = Infinity
-    for (const f of eligible) {
-      const l = load.get(f)!
-      if (l < bestLoad) {
-        best = f
-        bestLoad = l
-      }
-    }
-    load.set(best, bestLoad + s.hashrate)
-    out.set(s.id, best)
+  for (const i of moving) {
+    let best = 0
+    for (let k = 1; k < eligible.length; k++) if (load[k]! < load[best]!) best = k
+    load[best] = load[best]! + sessions[i]!.hashrate
+    out[i] = eligible[best]
   }
   return out
 }

@@ -26,13 +26,6 @@ export interface HeldJob {
   job: Job
   difficulty: number
   target: Uint8Array
-  /**
-   * Lower-case nonce hex of shares already judged for this job's work, each with
-   * the job id it was judged under: the session's map for the Work, shared by every
-   * job id of it (a retarget or rebalance re-issues the same work under a new id;
-   * its nonces stay used).
-   */
-  seen: Map<string, string>
 }
 
 /** What survives a dropped connection for RESUME_MS (extranonce1 is kept by the allocator). */
@@ -91,7 +84,11 @@ export class Session {
   lastJobSeq = 0
   /** The job sent last (undefined before the first of a block). */
   current: HeldJob | undefined
-  /** Judged nonces per work of the open block (duplicate detection across job ids). */
+  /**
+   * Judged nonces per work of the open block: lower-case nonce hex → the job id it
+   * was judged under. One set per work, whatever job id carried it (a retarget or
+   * rebalance re-issues the same work under a new id; its nonces stay used).
+   */
   seen = new Map<Work, Map<string, string>>()
   /** Nonces in `seen` (bounded by the per-block maximum). */
   seenNonces = 0
@@ -163,9 +160,9 @@ export class Session {
   hold(job: Job, target: Uint8Array): void {
     const had = this.jobs.get(job.id)
     this.jobs.delete(job.id)
-    // Re-sent at the same difficulty (e.g. after a resume): keep its duplicate set.
+    // Re-sent at the same difficulty (e.g. after a resume): the held job stays as it was.
     const keep = had !== undefined && had.difficulty === this.difficulty
-    const held = keep ? had : { job, difficulty: this.difficulty, target, seen: this.seenOf(job.work) }
+    const held = keep ? had : { job, difficulty: this.difficulty, target }
     this.jobs.set(job.id, held)
     this.current = held
     if (job.seq > this.lastJobSeq) this.lastJobSeq = job.seq
@@ -176,19 +173,24 @@ export class Session {
     }
   }
 
-  private seenOf(work: Work): Map<string, string> {
-    let seen = this.seen.get(work)
-    if (seen === undefined) {
-      seen = new Map()
-      this.seen.set(work, seen)
-    }
-    return seen
+  /** The job id a nonce (lower-case hex) of `work` was judged under, if it was. */
+  judgedUnder(work: Work, key: string): string | undefined {
+    return this.seen.get(work)?.get(key)
   }
 
-  /** Records a judged nonce of `held`'s work under its job id; returns how many nonces that added (0 or 1). */
+  /**
+   * Records a judged nonce of `held`'s work under its job id; returns how many nonces
+   * that added (0 or 1). The work's set is made with its first nonce, not with the
+   * job: a new block sends 10 000 sessions a job each, most before any share.
+   */
   remember(held: HeldJob, key: string): number {
-    if (held.seen.has(key)) return 0
-    held.seen.set(key, held.job.id)
+    let seen = this.seen.get(held.job.work)
+    if (seen === undefined) {
+      seen = new Map()
+      this.seen.set(held.job.work, seen)
+    }
+    if (seen.has(key)) return 0
+    seen.set(key, held.job.id)
     this.seenNonces++
     return 1
   }

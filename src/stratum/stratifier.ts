@@ -343,7 +343,7 @@ export class Stratifier {
     if (held === undefined) return s.mayHaveSent(jobId) ? 'jobNotFound' : 'jobUnknown'
     if (held.job.work.stale) return 'jobNotFound'
     const key = nonceHex.toLowerCase()
-    const judgedUnder = held.seen.get(key)
+    const judgedUnder = s.judgedUnder(held.job.work, key)
     if (judgedUnder !== undefined) return judgedUnder === jobId ? 'duplicate' : 'duplicateReissued'
     if (s.inheritedHas(held.job.work, key)) return 'duplicateReissued'
     // Bounded duplicate memory: forgetting nonces (or re-sending the work under a
@@ -519,7 +519,7 @@ export class Stratifier {
     const started = process.hrtime.bigint()
     const farmers = [...this.planted.keys()].map((f) => ({ farmer: f, bestZeros: this.bestWork.best(index, f)?.zeros ?? 0, worked: this.jobs.isWorked(f) }))
     const loads = []
-    const byId = new Map<number, Session>()
+    const members: Session[] = []
     // Weighted by work credited, never by the difficulty claimed (d=, a suggest
     // floor). Before its first share a session counts as a miner at the start
     // difficulty: small, and the same for everyone.
@@ -527,15 +527,16 @@ export class Stratifier {
     const nowMs = this.now()
     for (const s of this.sessions) {
       if (!s.authorized || s.closing) continue
-      byId.set(s.id, s)
+      members.push(s)
       const rate = creditedHashrate(s.credited, nowMs, RATE_WINDOW_MS, this.o.vardiffTargetSeconds * 1000, prior)
       loads.push({ id: s.id, hashrate: rate, farmer: s.jobBlock === index ? s.farmer : undefined })
     }
     const plan = distribute({ farmers, sessions: loads, zerosTarget: this.zerosTarget, slackRatio: SLACK_RATIO })
     let sent = 0
-    for (const [id, farmer] of plan) {
-      const s = byId.get(id)!
-      if (s.jobBlock === index && s.farmer === farmer) continue
+    for (let i = 0; i < members.length; i++) {
+      const farmer = plan[i]
+      const s = members[i]!
+      if (farmer === undefined || (s.jobBlock === index && s.farmer === farmer)) continue
       const job = this.jobs.jobFor(farmer, this.planted.get(farmer)!)
       if (!job) continue
       this.sendJob(s, s.jobs.has(job.id) && s.jobs.get(job.id)!.difficulty !== s.difficulty ? this.jobs.reissue(farmer, this.planted.get(farmer)!, job) ?? job : job)

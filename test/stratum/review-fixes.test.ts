@@ -189,7 +189,7 @@ describe('stratum review fixes', () => {
       const alloc = (s.server.stratifier as unknown as { extranonce: { carries(): Iterable<SessionCarry> } }).extranonce
       const held = (): number => {
         let nonces = 0
-        for (const carry of alloc.carries()) for (const h of carry.jobs.values()) nonces += h.seen.size
+        for (const carry of alloc.carries()) for (const set of carry.seen.values()) nonces += set.size
         return nonces
       }
       expect(held()).toBe(10)
