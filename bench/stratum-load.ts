@@ -11,7 +11,11 @@
 //   idle: N connections log in and stay idle; on "expect-notify" reports when the
 //         last of them received a new mining.notify.
 // Lean raw sockets on purpose: the generator must not be the bottleneck.
+// "start" carries a warm-up in seconds: the load runs that long before anything is
+// counted (a share counts when it was sent after the warm-up), and the generator
+// says "measuring" when counting starts so the server side can start its own figures.
 import net from 'node:net'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 
 interface Conn {
   sock: net.Socket
@@ -39,6 +43,8 @@ const nowMs = () => performance.timeOrigin + performance.now()
 
 const conns: Conn[] = []
 let running = false
+/** performance.now() from which sent shares are counted (Infinity during the warm-up). */
+let countFrom = Number.POSITIVE_INFINITY
 let answers = 0
 let accepted = 0
 let errors = 0
@@ -75,8 +81,9 @@ function onLine(c: Conn, line: string): void {
 function onRatedAnswer(c: Conn, line: string): void {
   const id = Number(/"id":(\d+)/.exec(line)?.[1])
   const at = c.sent.get(id)
-  if (at === undefined || !running) return
+  if (at === undefined) return
   c.sent.delete(id)
+  if (!running || at < countFrom) return
   answers++
   if (line.includes('"result":true')) accepted++
   else errors++
@@ -85,10 +92,12 @@ function onRatedAnswer(c: Conn, line: string): void {
 
 function onAnswer(c: Conn, ok: boolean): void {
   if (!running) return
-  answers++
-  if (ok) accepted++
-  else errors++
-  lat.push(performance.now() - c.sentAt)
+  if (c.sentAt >= countFrom) {
+    answers++
+    if (ok) accepted++
+    else errors++
+    lat.push(performance.now() - c.sentAt)
+  }
   submit(c)
 }
 
@@ -137,26 +146,44 @@ async function main(): Promise<void> {
   // Connect in bounded waves: a 10 000-connection SYN burst overflows backlogs.
   for (let i = 0; i < n; i += 500) await Promise.all(Array.from({ length: Math.min(500, n - i) }, (_, k) => open(i + k)))
   if (mode === 'echo') send({ type: 'ready' })
-  process.on('message', (msg: { type: string; count?: number }) => {
+  process.on('message', (msg: { type: string; count?: number; warmupSeconds?: number }) => {
     if (msg.type === 'start') {
       running = true
-      const t0 = performance.now()
+      // This process's own event-loop delay: an answer read late here counts as latency too.
+      const loop = monitorEventLoopDelay({ resolution: 5 })
+      const tLoad = performance.now()
       let offered = 0
+      let offeredBefore = 0
+      let t0 = 0
       let ticker: NodeJS.Timeout | undefined
       if (RATE > 0 && mode === 'load') {
         // Open loop: keep the offered count at RATE × elapsed, round-robin over connections.
         ticker = setInterval(() => {
-          const due = Math.floor((RATE * (performance.now() - t0)) / 1000)
+          const due = Math.floor((RATE * (performance.now() - tLoad)) / 1000)
           while (offered < due) submit(conns[offered++ % conns.length]!)
         }, TICK_MS)
       } else for (const c of conns) submit(c)
-      setTimeout(() => {
+      const measure = (): void => {
+        t0 = performance.now()
+        countFrom = t0
+        offeredBefore = offered
+        loop.enable()
+        send({ type: 'measuring' })
+        setTimeout(report, seconds * 1000)
+      }
+      const report = (): void => {
         if (ticker) clearInterval(ticker)
         running = false
         const elapsed = (performance.now() - t0) / 1000
+        offered -= offeredBefore
+        loop.disable()
         lat.sort((a, b) => a - b)
-        send({ type: 'result', offeredPerSecond: RATE > 0 ? offered / elapsed : null, answersPerSecond: answers / elapsed, acceptedPerSecond: accepted / elapsed, errors, p50Ms: pct(lat, 50), p99Ms: pct(lat, 99), maxMs: lat.at(-1) ?? NaN })
-      }, seconds * 1000)
+        send({
+          type: 'result', offeredPerSecond: RATE > 0 ? offered / elapsed : null, answersPerSecond: answers / elapsed, acceptedPerSecond: accepted / elapsed, errors,
+          p50Ms: pct(lat, 50), p99Ms: pct(lat, 99), maxMs: lat.at(-1) ?? NaN, loopDelayP99Ms: loop.percentile(99) / 1e6, loopDelayMaxMs: loop.max / 1e6,
+        })
+      }
+      setTimeout(measure, (msg.warmupSeconds ?? 0) * 1000)
     } else if (msg.type === 'expect-notify') {
       expectNotifies = msg.count ?? 2
       notified = 0
