@@ -15,7 +15,7 @@
 // and the MessagePort's, run ~500 times a second) reach the optimizing compiler
 // only after seconds. With a 1 s warm-up, compiling them took 0.06–0.08 of a core
 // during the rounds, the collecting thread 51–53 ns per share; after 6 s, 0.02 and
-// 44–45 ns, and the pool verified 4–8 % more shares per second.
+// 44–45 ns, and the pool verified 3–8 % more shares per second (2 pairs of runs).
 import { availableParallelism } from 'node:os'
 import { readFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
