@@ -8,7 +8,7 @@
 //    fixed difficulty 1 (every nonce is a valid share) and submits shares one at a
 //    time per connection: accepted shares/s and submit→answer latency, counted
 //    after W seconds of the same load (default 2). Counted from the start, the
-//    open-loop p99 at 20 000 shares/s was 70–130 ms, nearly all of it shares of the
+//    open-loop p99 at 20 000 shares/s was 70–160 ms (12 runs), nearly all of it shares of the
 //    first 400 ms, while the server's code was still being compiled.
 // 2. echo: the same load against a minimal newline-echo TCP server in this
 //    process — the ceiling of a Node line server on this machine — as a ratio.
