@@ -175,11 +175,10 @@ async function main(): Promise<void> {
         if (ticker) clearInterval(ticker)
         running = false
         const elapsed = (performance.now() - t0) / 1000
-        offered -= offeredBefore
         loop.disable()
         lat.sort((a, b) => a - b)
         send({
-          type: 'result', offeredPerSecond: RATE > 0 ? offered / elapsed : null, answersPerSecond: answers / elapsed, acceptedPerSecond: accepted / elapsed, errors,
+          type: 'result', offeredPerSecond: RATE > 0 ? (offered - offeredBefore) / elapsed : null, answersPerSecond: answers / elapsed, acceptedPerSecond: accepted / elapsed, errors,
           p50Ms: pct(lat, 50), p99Ms: pct(lat, 99), maxMs: lat.at(-1) ?? NaN, loopDelayP99Ms: loop.percentile(99) / 1e6, loopDelayMaxMs: loop.max / 1e6,
         })
       }

@@ -25,6 +25,7 @@ import { StrKey } from '@stellar/stellar-sdk'
 import { loadConfig } from '../src/config.js'
 import { createMetrics } from '../src/metrics/metrics.js'
 import { StratumServer } from '../src/stratum/server.js'
+import { encodeNotify } from '../src/stratum/protocol.js'
 import { Verifier } from '../src/workers/verifier.js'
 import type { ShareEvent, BlockEvent } from '../src/events.js'
 import { parseArgs, intFlag, numberFlag } from '../src/args.js'
@@ -171,7 +172,7 @@ export async function run(argv: string[]): Promise<void> {
     gi.child.send({ type: 'expect-notify', count: 3 })
     await sleep(100)
     const sockets = [...server.stratifier.sessions].map((s) => s.socket)
-    const line = `{"id":null,"method":"mining.notify","params":["floor",${index},"${'0'.repeat(64)}","${'0'.repeat(64)}","${farmers[0]!}",false]}\n`
+    const line = encodeNotify('floor', index, '0'.repeat(64), '0'.repeat(64), farmers[0]!, false)
     const f0 = nowMs()
     for (const sock of sockets) sock.write(line)
     const floorSyncMs = nowMs() - f0

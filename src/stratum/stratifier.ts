@@ -539,7 +539,8 @@ export class Stratifier {
       if (farmer === undefined || (s.jobBlock === index && s.farmer === farmer)) continue
       const job = this.jobs.jobFor(farmer, this.planted.get(farmer)!)
       if (!job) continue
-      this.sendJob(s, s.jobs.has(job.id) && s.jobs.get(job.id)!.difficulty !== s.difficulty ? this.jobs.reissue(farmer, this.planted.get(farmer)!, job) ?? job : job)
+      const held = s.jobs.get(job.id)
+      this.sendJob(s, held !== undefined && held.difficulty !== s.difficulty ? this.jobs.reissue(farmer, this.planted.get(farmer)!, job) ?? job : job)
       sent++
     }
     if (sent > 0) this.m.notifySeconds.observe(Number(process.hrtime.bigint() - started) / 1e9)
